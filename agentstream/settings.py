@@ -1,0 +1,72 @@
+"""Process-wide settings, read once from `AGENTSTREAM_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "claude-sonnet-4-5"
+LOCAL_MODEL_SERVER_PORT = 8765
+
+
+class Settings(BaseSettings):
+    """Everything a process needs to find the broker, the model and its peers."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTSTREAM_", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices(
+            "AGENTSTREAM_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
+        ),
+    )
+    topic_prefix: str = ""
+    """Namespace for every topic and consumer group, so test runs never share state."""
+
+    anthropic_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AGENTSTREAM_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
+    )
+    anthropic_base_url: str | None = None
+    """Where the SDK sends Messages API calls; unset with no key means the local server."""
+    model: str = DEFAULT_MODEL
+    model_max_tokens: int = 1024
+    model_timeout_s: float = 60.0
+    model_sdk_max_retries: int = 2
+    model_requests_per_s: float = 50.0
+    local_model_port: int = LOCAL_MODEL_SERVER_PORT
+
+    tool_timeout_s: float = 30.0
+    conversation_timeout_s: float = 300.0
+    max_iterations: int = 10
+    max_tool_calls_per_turn: int = 8
+
+    orchestrator_app_id: str = "agentstream-orchestrator"
+    orchestrator_web_port: int = 6066
+    orchestrator_partitions: int = 4
+    timer_interval_s: float = 0.1
+
+    metrics_port: int | None = None
+    """Port for `/metrics`; None disables the endpoint, 0 picks a free port."""
+    prices_file: str | None = None
+
+    @property
+    def uses_local_model(self) -> bool:
+        """True when no API key is configured and calls go to the embedded model server."""
+        return self.anthropic_api_key is None
+
+    @property
+    def effective_base_url(self) -> str | None:
+        if self.anthropic_base_url:
+            return self.anthropic_base_url
+        if self.uses_local_model:
+            return f"http://127.0.0.1:{self.local_model_port}"
+        return None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process (environment read once)."""
+    return Settings()
