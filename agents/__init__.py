@@ -1,0 +1,1 @@
+"""The orchestrator: a Faust app around a pure conversation state machine."""

@@ -1,0 +1,1 @@
+"""Every topic name, partition count, config and wire format of the platform, in one place."""

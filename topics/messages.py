@@ -1,0 +1,241 @@
+"""Every message on every topic, as versioned pydantic models (JSON on the wire)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+ConversationId = Annotated[str, Field(min_length=1, max_length=200)]
+
+Status = Literal[
+    "completed",  # end_turn (or structured output delivered)
+    "max_tokens",
+    "refusal",
+    "stop_sequence",
+    "model_context_window_exceeded",
+    "max_iterations",
+    "timed_out",
+    "budget_exceeded",
+    "failed",
+    "invalid_request",
+]
+StopReason = Literal[
+    "end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal",
+    "model_context_window_exceeded",
+]
+
+
+class Message(BaseModel):
+    """Base for wire messages: versioned, strict about unknown fields only where it helps."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    schema_version: int = SCHEMA_VERSION
+
+
+class ToolChoice(BaseModel):
+    """The Messages API tool_choice, minus disable_parallel_tool_use (a request field)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["auto", "any", "tool", "none"] = "auto"
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _name_iff_tool(self) -> ToolChoice:
+        if (self.type == "tool") != (self.name is not None):
+            raise ValueError("tool_choice.name is required for type 'tool' and only for it")
+        return self
+
+
+class Usage(BaseModel):
+    """Token counts as Anthropic reports them (input excludes cached tokens)."""
+
+    model_config = ConfigDict(extra="ignore")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    def plus(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=(
+                self.cache_creation_input_tokens + other.cache_creation_input_tokens
+            ),
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+        )
+
+    @property
+    def total(self) -> int:
+        return (self.input_tokens + self.output_tokens + self.cache_creation_input_tokens
+                + self.cache_read_input_tokens)
+
+
+class AgentRequest(Message):
+    """agent.requests (key: conversation_id): one conversation for the orchestrator to run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    conversation_id: ConversationId
+    prompt: str | None = None
+    messages: list[dict[str, Any]] | None = None
+    system: str | None = None
+    tools: list[str] = Field(default_factory=list)
+    tool_choice: ToolChoice = ToolChoice()
+    final_turn_none: bool = False
+    disable_parallel_tool_use: bool = False
+    max_iterations: int | None = Field(default=None, ge=1, le=100)
+    max_tool_calls_per_turn: int | None = Field(default=None, ge=1, le=64)
+    timeout_s: float | None = Field(default=None, gt=0, le=86_400)
+    output_schema: dict[str, Any] | None = None
+    model: str | None = None
+    max_tokens: int | None = Field(default=None, ge=1, le=128_000)
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_tokens_total: int | None = Field(default=None, ge=1)
+    reply_topic: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_input(self) -> AgentRequest:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("give exactly one of 'prompt' or 'messages'")
+        if self.messages is not None and not self.messages:
+            raise ValueError("'messages' must not be empty")
+        return self
+
+
+class ToolSpec(Message):
+    """tool.registry (key: tool name, compacted): what a tool is and how to call it."""
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    description: str
+    input_schema: dict[str, Any]
+    timeout_s: float = Field(gt=0)
+    ordered: bool = False
+
+    def definition(self) -> dict[str, Any]:
+        """The tool as the Messages API wants it."""
+        return {"name": self.name, "description": self.description,
+                "input_schema": self.input_schema}
+
+
+class ModelCall(Message):
+    """model.calls (key: conversation_id): one Messages API call to execute."""
+
+    conversation_id: ConversationId
+    call_id: str
+    params: dict[str, Any]
+    deadline_at: float
+
+
+class ErrorInfo(BaseModel):
+    """A failure as the platform reports it: type name and a message safe to log."""
+
+    type: str
+    message: str
+    retryable: bool = False
+
+
+class ModelResult(Message):
+    """agent.steps (key: conversation_id): the answer, or failure, of one ModelCall."""
+
+    kind: Literal["model_result"] = "model_result"
+    conversation_id: ConversationId
+    call_id: str
+    model: str = ""
+    content: list[dict[str, Any]] = Field(default_factory=list)
+    stop_reason: str | None = None
+    usage: Usage = Usage()
+    error: ErrorInfo | None = None
+    http_attempts: int = 1
+    duration_s: float = 0.0
+    worker: str = ""
+
+
+class ToolCall(Message):
+    """tool.<name>.calls (key: tool_use_id, or conversation_id for ordered tools)."""
+
+    conversation_id: ConversationId
+    tool_use_id: str
+    tool: str
+    input: dict[str, Any]
+    deadline_at: float
+    dispatched_at: float
+
+
+class ToolResult(Message):
+    """agent.steps (key: conversation_id): what one tool call returned."""
+
+    kind: Literal["tool_result"] = "tool_result"
+    conversation_id: ConversationId
+    tool_use_id: str
+    tool: str
+    content: str
+    is_error: bool = False
+    fatal: bool = False
+    error_type: str | None = None
+    attempts: int = 1
+    duration_s: float = 0.0
+    dispatched_at: float = 0.0
+    worker: str = ""
+
+
+class Tick(Message):
+    """agent.steps (key: conversation_id): the timer saw a deadline pass."""
+
+    kind: Literal["tick"] = "tick"
+    conversation_id: ConversationId
+    at: float
+
+
+Step = Annotated[ModelResult | ToolResult | Tick, Field(discriminator="kind")]
+
+
+class AgentResponse(Message):
+    """agent.responses (or the request's reply_topic): how a conversation ended."""
+
+    conversation_id: ConversationId
+    status: Status
+    stop_reason: str | None = None
+    text: str = ""
+    output: dict[str, Any] | None = None
+    iterations: int = 0
+    tool_calls: int = 0
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    error: str | None = None
+    duration_s: float = 0.0
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+EventType = Literal[
+    "request_accepted", "model_call_started", "model_call_finished", "tool_dispatched",
+    "tool_finished", "tool_timed_out", "tool_refused", "conversation_finished",
+]
+
+
+class AgentEvent(Message):
+    """agent.events (key: conversation_id): progress and audit, one per state transition."""
+
+    conversation_id: ConversationId
+    type: EventType
+    at: float
+    iteration: int = 0
+    tool: str | None = None
+    tool_use_id: str | None = None
+    duration_s: float | None = None
+    worker: str | None = None
+    detail: str = ""
+
+
+class DeadLetter(Message):
+    """agent.dlq: an input the platform could not process, with the reason and the bytes."""
+
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None
+    reason: str
+    payload: str
+    at: float

@@ -1,0 +1,84 @@
+"""Topic names, partition counts and configs; the only place that spells a topic name."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+CONVERSATION_PARTITIONS = 4
+"""agent.requests and agent.steps must match so one orchestrator owns a conversation."""
+TOOL_PARTITIONS = 4
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+"""Transcripts ride on model calls and table entries: raised on purpose from Kafka's 1 MiB."""
+TOOL_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its full name, partitions and topic-level configs."""
+
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def _standard(name: str, partitions: int) -> TopicSpec:
+    return TopicSpec(name, partitions, {"max.message.bytes": str(MAX_MESSAGE_BYTES)})
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The platform's topics under one namespace prefix (empty in production)."""
+
+    prefix: str = ""
+
+    def _name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+    @property
+    def agent_requests(self) -> TopicSpec:
+        return _standard(self._name("agent.requests"), CONVERSATION_PARTITIONS)
+
+    @property
+    def agent_steps(self) -> TopicSpec:
+        return _standard(self._name("agent.steps"), CONVERSATION_PARTITIONS)
+
+    @property
+    def agent_responses(self) -> TopicSpec:
+        return _standard(self._name("agent.responses"), CONVERSATION_PARTITIONS)
+
+    @property
+    def agent_events(self) -> TopicSpec:
+        return _standard(self._name("agent.events"), CONVERSATION_PARTITIONS)
+
+    @property
+    def model_calls(self) -> TopicSpec:
+        return _standard(self._name("model.calls"), CONVERSATION_PARTITIONS)
+
+    @property
+    def tool_registry(self) -> TopicSpec:
+        return TopicSpec(self._name("tool.registry"), 1, {"cleanup.policy": "compact"})
+
+    @property
+    def dead_letters(self) -> TopicSpec:
+        return _standard(self._name("agent.dlq"), 1)
+
+    def tool_calls(self, tool: str) -> TopicSpec:
+        """The calls topic of one tool; its workers form the group `tool_group(tool)`."""
+        if not TOOL_NAME_PATTERN.match(tool):
+            raise ValueError(f"invalid tool name {tool!r}: use 1-64 of [a-zA-Z0-9_-]")
+        return _standard(self._name(f"tool.{tool}.calls"), TOOL_PARTITIONS)
+
+    def tool_group(self, tool: str) -> str:
+        return self._name(f"tool-workers.{tool}")
+
+    @property
+    def model_group(self) -> str:
+        return self._name("model-workers")
+
+    def core(self) -> list[TopicSpec]:
+        """Every topic that exists independently of which tools are deployed."""
+        return [
+            self.agent_requests, self.agent_steps, self.agent_responses, self.agent_events,
+            self.model_calls, self.tool_registry, self.dead_letters,
+        ]
