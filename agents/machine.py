@@ -37,6 +37,10 @@ FINISHING_STOP_REASONS: dict[str, Status] = {
     "model_context_window_exceeded": "model_context_window_exceeded",
 }
 Event = AgentRequest | ModelResult | ToolResult | Tick
+USAGE_KINDS = {
+    "input_tokens": "input", "output_tokens": "output",
+    "cache_creation_input_tokens": "cache_write", "cache_read_input_tokens": "cache_read",
+}
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,10 @@ def _on_model_result(t: Transition, result: ModelResult, ctx: Context) -> None:
     cost = ctx.price(result.model, result.usage)
     state.cost_usd += cost
     t.observe("model_usage", cost, model=result.model)
+    for field_name, kind in USAGE_KINDS.items():
+        tokens = getattr(result.usage, field_name)
+        if tokens:
+            t.observe("tokens", float(tokens), model=result.model, kind=kind)
     if result.error is not None:
         _finish(t, ctx, "failed", error=f"model call failed: {result.error.type}: "
                 f"{result.error.message}")

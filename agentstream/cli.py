@@ -2,49 +2,47 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Callable
 
 USAGE = """usage: agentstream COMMAND [ARGS]
 
 commands:
   broker start|stop|status   run a local Apache Kafka broker (KRaft) on loopback
-  topics create              create every platform topic (idempotent)
+  topics create|list         create every platform topic (idempotent)
   orchestrator               run the orchestrator (faust worker)
-  worker --tool NAME         run a pool of workers for one tool
-  model-worker               run a pool of model-call workers
+  worker --tool NAME         run one member of a tool's worker pool
+  model-worker               run one member of the model-call worker pool
   model-server               run the local Messages API server (embedded default model)
-  tools lint                 check tool descriptions and report their token cost
+  tools lint|list            check tool descriptions and report their token cost
   submit "PROMPT"            publish one request and stream its progress
   demo                       start everything locally, run a few conversations, stop
 """
 
-
-def _broker(argv: list[str]) -> int:
-    from agentstream import broker
-
-    return broker.main(argv)
-
-
-COMMANDS: dict[str, Callable[[list[str]], int]] = {"broker": _broker}
-
-
-def register(name: str, handler: Callable[[list[str]], int]) -> None:
-    """Add a subcommand (kept here so `--help` lists every process kind in one place)."""
-    COMMANDS[name] = handler
+COMMANDS: dict[str, str] = {
+    "broker": "agentstream.broker",
+    "topics": "topics.cli",
+    "orchestrator": "agents.orchestrator",
+    "worker": "tool_workers.tool_worker",
+    "model-worker": "tool_workers.model_worker",
+    "model-server": "agentstream.model_server.cli",
+    "tools": "tool_workers.lint",
+    "submit": "agents.client",
+    "demo": "agentstream.demo",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch to the subcommand named by the first argument."""
+    """Dispatch to the subcommand named by the first argument (imported lazily)."""
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if args else 2
-    handler = COMMANDS.get(args[0])
-    if handler is None:
+    module = COMMANDS.get(args[0])
+    if module is None:
         print(f"unknown command {args[0]!r}\n{USAGE}", file=sys.stderr)
         return 2
-    return handler(args[1:])
+    return int(importlib.import_module(module).main(args[1:]) or 0)
 
 
 if __name__ == "__main__":

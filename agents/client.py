@@ -1,0 +1,123 @@
+"""Publish requests and follow conversations: the library behind `agentstream submit`.
+
+Any Kafka client can do the same with the JSON in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from agentstream.settings import Settings, get_settings
+from tool_workers.runtime import make_producer
+from topics.codec import DecodeError, decode, encode, encode_key
+from topics.messages import AgentEvent, AgentRequest, AgentResponse
+from topics.names import Topics
+
+
+class AgentClient:
+    """Submits AgentRequests and streams back their events and responses."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.topic_prefix)
+        self.producer = make_producer(settings.kafka_bootstrap_servers)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                         enable_auto_commit=False, fetch_max_wait_ms=50)
+
+    async def start(self) -> None:
+        """Connect and position at the end of events and responses (so nothing is missed)."""
+        await self.producer.start()
+        await self.consumer.start()
+        tps = []
+        for spec in (self.topics.agent_events, self.topics.agent_responses):
+            tps += [TopicPartition(spec.name, p) for p in range(spec.partitions)]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        for tp in tps:
+            await self.consumer.position(tp)
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.producer.stop()
+
+    async def submit(self, request: AgentRequest) -> None:
+        await self.producer.send_and_wait(self.topics.agent_requests.name, encode(request),
+                                          key=encode_key(request.conversation_id))
+
+    async def follow(self, conversation_ids: set[str], timeout_s: float
+                     ) -> AsyncIterator[AgentEvent | AgentResponse]:
+        """Yield events and responses of these conversations until all have responded."""
+        waiting = set(conversation_ids)
+        deadline = time.monotonic() + timeout_s
+        while waiting and time.monotonic() < deadline:
+            batch = await self.consumer.getmany(timeout_ms=100)
+            for tp, records in batch.items():
+                kind = (AgentResponse if tp.topic == self.topics.agent_responses.name
+                        else AgentEvent)
+                for record in records:
+                    try:
+                        message = decode(record.value, kind)
+                    except DecodeError:
+                        continue
+                    if message.conversation_id not in conversation_ids:
+                        continue
+                    if isinstance(message, AgentResponse):
+                        waiting.discard(message.conversation_id)
+                    yield message
+        if waiting:
+            raise TimeoutError(f"no response within {timeout_s:g}s for {sorted(waiting)}")
+
+
+def describe(message: AgentEvent | AgentResponse) -> str:
+    """One human line for a progress event or a final response."""
+    if isinstance(message, AgentResponse):
+        u = message.usage
+        answer = json.dumps(message.output) if message.output is not None else message.text
+        return (f"[{message.status}] after {message.iterations} model calls, "
+                f"{message.tool_calls} tool calls, {message.duration_s:.2f}s; tokens in/out "
+                f"{u.input_tokens}/{u.output_tokens}, ${message.cost_usd:.6f}"
+                + (f"; error: {message.error}" if message.error else "") + f"\n  {answer}")
+    extra = ""
+    if message.type == "tool_finished":
+        extra = f" {message.tool} on {message.worker} in {(message.duration_s or 0):.3f}s"
+    return f"  turn {message.iteration}: {message.type}{extra} {message.detail}".rstrip()
+
+
+async def _submit(settings: Settings, request: AgentRequest, timeout_s: float) -> int:
+    client = AgentClient(settings)
+    await client.start()
+    try:
+        await client.submit(request)
+        print(f"submitted {request.conversation_id}")
+        async for message in client.follow({request.conversation_id}, timeout_s):
+            print(describe(message))
+            if isinstance(message, AgentResponse):
+                return 0 if message.status == "completed" else 1
+    finally:
+        await client.stop()
+    return 1
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="agentstream submit")
+    parser.add_argument("prompt")
+    parser.add_argument("--tool", action="append", default=None,
+                        help="tool the request may use (repeatable; default: the examples)")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--conversation-id", default=None)
+    args = parser.parse_args(argv)
+    fields: dict[str, Any] = {
+        "conversation_id": args.conversation_id or f"cli-{uuid.uuid4().hex[:12]}",
+        "prompt": args.prompt,
+        "tools": args.tool or ["calculator", "clock", "search_docs", "sleep"],
+        "timeout_s": args.timeout,
+    }
+    return asyncio.run(_submit(get_settings(), AgentRequest(**fields), args.timeout + 10))

@@ -1,0 +1,13 @@
+"""`agentstream model-server`: the local Messages API server on the configured port."""
+
+from __future__ import annotations
+
+from agentstream.model_server.__main__ import main as serve_main
+from agentstream.settings import get_settings
+
+
+def main(argv: list[str]) -> int:
+    if not any(a == "--port" or a.startswith("--port=") for a in argv):
+        argv = [*argv, "--port", str(get_settings().local_model_port)]
+    serve_main(argv)
+    return 0

@@ -1,0 +1,144 @@
+"""`agentstream model-worker`: executes ModelCalls with the anthropic SDK, like a tool.
+
+Transport retries are the SDK's own (counted per call through an httpx event hook);
+after the SDK gives up on an overload, the worker retries a bounded number of times;
+any other error becomes a failed ModelResult that the orchestrator turns into `failed`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import logging
+import time
+from typing import Any
+
+import anthropic
+import stamina
+from aiokafka.structs import ConsumerRecord
+from aiolimiter import AsyncLimiter
+
+from agentstream.settings import Settings, get_settings
+from monitoring import metrics
+from tool_workers.runtime import BadMessage, CallConsumer, Outgoing, run_until_signalled
+from tool_workers.tool_worker import worker_id
+from topics.admin import ensure_topics
+from topics.codec import DecodeError, decode, encode
+from topics.messages import ErrorInfo, ModelCall, ModelResult, Usage
+from topics.names import Topics
+
+log = logging.getLogger(__name__)
+
+OVERLOAD_RETRY_ATTEMPTS = 2
+"""Worker-level attempts on top of the SDK's retries, for overload/rate limits only."""
+RETRYABLE = (anthropic.RateLimitError, anthropic.InternalServerError,
+             anthropic.APIConnectionError)
+_attempts: contextvars.ContextVar[list[int]] = contextvars.ContextVar("http_attempts")
+
+
+async def _count_attempt(_request: Any) -> None:
+    counter = _attempts.get(None)
+    if counter is not None:
+        counter[0] += 1
+
+
+def make_client(settings: Settings) -> anthropic.AsyncAnthropic:
+    """An AsyncAnthropic whose every HTTP attempt is counted for the current call."""
+    key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else "local"
+    http_client = anthropic.DefaultAsyncHttpxClient(event_hooks={"request": [_count_attempt]})
+    return anthropic.AsyncAnthropic(
+        api_key=key, base_url=settings.effective_base_url, max_retries=settings.model_sdk_max_retries,
+        timeout=settings.model_timeout_s, http_client=http_client)
+
+
+def _error(exc: Exception) -> ErrorInfo:
+    message = getattr(exc, "message", None) or str(exc)
+    return ErrorInfo(type=type(exc).__name__, message=message[:500],
+                     retryable=isinstance(exc, RETRYABLE))
+
+
+class ModelCaller:
+    """Turns one ModelCall into one ModelResult."""
+
+    def __init__(self, settings: Settings, client: anthropic.AsyncAnthropic, me: str) -> None:
+        self._settings = settings
+        self._client = client
+        self._limiter = AsyncLimiter(settings.model_requests_per_s, 1.0)
+        self._me = me
+
+    async def _create(self, params: dict[str, Any], deadline_at: float) -> Any:
+        timeout_s = max(min(self._settings.model_timeout_s, deadline_at - time.time()), 0.1)
+        async with self._limiter:
+            return await self._client.messages.create(**params, timeout=timeout_s)
+
+    async def call(self, call: ModelCall) -> tuple[ModelResult, int]:
+        """The result and how many worker-level (not SDK) retries it took."""
+        started = time.time()
+        counter = [0]
+        _attempts.set(counter)
+        model = str(call.params.get("model", self._settings.model))
+        tries = 0
+        base: dict[str, Any] = {"conversation_id": call.conversation_id, "call_id": call.call_id,
+                                "model": model, "worker": self._me}
+        try:
+            async for attempt in stamina.retry_context(
+                on=RETRYABLE, attempts=OVERLOAD_RETRY_ATTEMPTS, wait_initial=0.2, wait_max=1.0,
+                timeout=max(call.deadline_at - time.time(), 0.1),
+            ):
+                with attempt:
+                    tries += 1
+                    message = await self._create(call.params, call.deadline_at)
+        except anthropic.APIError as exc:
+            log.warning("Model call %s failed: %s.", call.call_id, type(exc).__name__)
+            return ModelResult(**base, error=_error(exc), http_attempts=counter[0],
+                               duration_s=time.time() - started), tries - 1
+        usage = Usage.model_validate(message.usage.model_dump())
+        content = [block.model_dump(mode="json", exclude_none=True) for block in message.content]
+        return ModelResult(**{**base, "model": message.model or model}, content=content,
+                           stop_reason=message.stop_reason, usage=usage,
+                           http_attempts=counter[0], duration_s=time.time() - started), tries - 1
+
+
+def make_handler(settings: Settings, caller: ModelCaller):  # noqa: ANN201 - Handler
+    steps = Topics(settings.topic_prefix).agent_steps.name
+
+    async def handle(record: ConsumerRecord) -> list[Outgoing]:
+        try:
+            call = decode(record.value, ModelCall)
+        except DecodeError as exc:
+            raise BadMessage(str(exc)) from exc
+        if time.time() >= call.deadline_at:
+            return []  # the conversation already timed out; nobody waits for this answer
+        result, overload_retries = await caller.call(call)
+        metrics.record_model_call(result, result.model, overload_retries)
+        return [Outgoing(steps, result.conversation_id, encode(result))]
+
+    return handle
+
+
+async def serve(settings: Settings, concurrency: int) -> None:
+    topics = Topics(settings.topic_prefix)
+    await ensure_topics(settings.kafka_bootstrap_servers,
+                        [topics.model_calls, topics.agent_steps, topics.dead_letters])
+    me = worker_id()
+    caller = ModelCaller(settings, make_client(settings), me)
+    consumer = CallConsumer(
+        bootstrap=settings.kafka_bootstrap_servers, topic=topics.model_calls.name,
+        group=topics.model_group, handler=make_handler(settings, caller),
+        concurrency=concurrency, dead_letter_topic=topics.dead_letters.name)
+    where = "local model server" if settings.uses_local_model else "Anthropic API"
+    await run_until_signalled(consumer, lambda: log.info(
+        "Model worker %s calls the %s with concurrency %d.", me, where, concurrency))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="agentstream model-worker")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--metrics-port", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
+    asyncio.run(serve(settings, args.concurrency))
+    return 0

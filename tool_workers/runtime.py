@@ -1,0 +1,182 @@
+"""The worker loop shared by tool and model workers: poll, run calls as tasks, commit safely.
+
+Calls run as tasks so a long call never stalls polling; partitions are paused while the
+pool is full; offsets are committed only up to the lowest unfinished call, and only after
+that call's result was acknowledged by the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from tool_workers.offsets import ContiguousOffsets
+from topics.codec import COMPRESSION, encode, encode_key
+from topics.messages import DeadLetter
+from topics.names import MAX_MESSAGE_BYTES
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT_MS = 200
+FETCH_MAX_WAIT_MS = 100
+"""Upper bound a fetch waits on an idle topic; data arriving meanwhile returns at once."""
+FULL_POOL_WAIT_S = 1.0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message a handler wants published before its input counts as done."""
+
+    topic: str
+    key: str
+    value: bytes
+
+
+Handler = Callable[[ConsumerRecord], Awaitable[list[Outgoing]]]
+
+
+class BadMessage(ValueError):
+    """The input cannot be processed; it goes to the dead-letter topic with this reason."""
+
+
+def make_producer(bootstrap: str) -> AIOKafkaProducer:
+    """The platform's producer: idempotent, no linger, zstd batches, large messages allowed."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=0,
+        compression_type=COMPRESSION, max_request_size=MAX_MESSAGE_BYTES,
+    )
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runtime: CallConsumer) -> None:
+        self._runtime = runtime
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._runtime.commit(only=set(revoked))
+        self._runtime.offsets.forget(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("Assigned %s.", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+
+
+class CallConsumer:
+    """Consume one topic as one consumer group member, running up to `concurrency` calls."""
+
+    def __init__(self, *, bootstrap: str, topic: str, group: str, handler: Handler,
+                 concurrency: int, dead_letter_topic: str) -> None:
+        self.topic, self.group = topic, group
+        self._handler = handler
+        self._concurrency = max(1, concurrency)
+        self._dlq = dead_letter_topic
+        self._bootstrap = bootstrap
+        self.offsets = ContiguousOffsets()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+            auto_offset_reset="earliest", fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            max_partition_fetch_bytes=MAX_MESSAGE_BYTES, session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000, max_poll_interval_ms=300_000,
+        )
+        self.producer = make_producer(bootstrap)
+
+    async def commit(self, only: set[TopicPartition] | None = None) -> None:
+        offsets = self.offsets.committable(only)
+        owned = self.consumer.assignment()
+        offsets = {tp: o for tp, o in offsets.items() if tp in owned}
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except Exception as exc:  # a rebalance in progress; the next commit catches up
+            log.warning("Commit of %d partitions failed (%s); will retry.", len(offsets), exc)
+            return
+        self.offsets.mark_committed(offsets)
+
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        """Poll until `stop` is set, then finish in-flight calls and commit."""
+        await self.producer.start()
+        self.consumer.subscribe([self.topic], listener=_Rebalance(self))
+        await self.consumer.start()
+        if ready is not None:
+            ready.set()
+        try:
+            while not stop.is_set():
+                await self._poll_once(stop)
+                await self.commit()
+            if self._tasks:
+                await asyncio.wait(self._tasks)
+            await self.commit()
+        finally:
+            await self.consumer.stop()
+            await self.producer.stop()
+
+    async def _poll_once(self, stop: asyncio.Event) -> None:
+        room = self._concurrency - len(self._tasks)
+        assigned = self.consumer.assignment()
+        if room <= 0:
+            self.consumer.pause(*assigned)
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({*self._tasks, stopper}, timeout=FULL_POOL_WAIT_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            await self.consumer.getmany(timeout_ms=0)  # keeps the poll interval alive
+            return
+        self.consumer.resume(*assigned)
+        batch = await self.consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=room)
+        for tp, records in batch.items():
+            for record in records:
+                self.offsets.started(tp, record.offset)
+                task = asyncio.create_task(self._process(tp, record))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _process(self, tp: TopicPartition, record: ConsumerRecord) -> None:
+        try:
+            outgoing = await self._handler(record)
+        except BadMessage as exc:
+            outgoing = [self._dead_letter(record, str(exc))]
+        except Exception as exc:
+            log.exception("Handler failed on %s[%d]@%d.", tp.topic, tp.partition, record.offset)
+            outgoing = [self._dead_letter(record, f"handler error: {type(exc).__name__}")]
+        try:
+            sends = [await self.producer.send(o.topic, o.value, key=encode_key(o.key))
+                     for o in outgoing]
+            await asyncio.gather(*sends)
+        except Exception:
+            log.exception("Publishing results for %s@%d failed; it will be redelivered.",
+                          tp, record.offset)
+            return  # not marked finished: the commit point stays below it
+        self.offsets.finished(tp, record.offset)
+
+    def _dead_letter(self, record: ConsumerRecord, reason: str) -> Outgoing:
+        raw = record.value or b""
+        letter = DeadLetter(
+            source_topic=record.topic, partition=record.partition, offset=record.offset,
+            key=record.key.decode(errors="replace") if record.key else None, reason=reason,
+            payload=raw[:100_000].decode(errors="replace"), at=time.time())
+        return Outgoing(self._dlq, letter.source_topic, encode(letter))
+
+
+async def run_until_signalled(consumer: CallConsumer, started: Callable[[], None]) -> None:
+    """Run a CallConsumer until SIGTERM/SIGINT, draining in-flight calls before exit."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    ready = asyncio.Event()
+    runner = asyncio.create_task(consumer.run(stop, ready))
+    await asyncio.wait({runner, asyncio.ensure_future(ready.wait())},
+                       return_when=asyncio.FIRST_COMPLETED)
+    if ready.is_set():
+        started()
+    await runner
