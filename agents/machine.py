@@ -472,6 +472,7 @@ def _finish(t: Transition, ctx: Context, status: Status, *, stop_reason: str | N
         text=_final_text(state), output=output, iterations=state.iteration,
         tool_calls=state.tool_calls, usage=state.usage, cost_usd=round(state.cost_usd, 10),
         error=error, duration_s=ctx.now - state.started_at, metadata=state.request.metadata,
+        transcript=list(state.messages) if state.request.return_transcript else None,
     )
     state.status = status
     for call in state.calls:

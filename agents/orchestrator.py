@@ -24,6 +24,6 @@ def main(argv: list[str]) -> int:
     metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
     app = build_app(settings)
     # faust's own CLI runs the worker; info level avoids its spinner and debug logging.
-    sys.argv = ["agentstream-orchestrator", "worker", "--loglevel", args.log_level]
+    sys.argv = ["agentstream-orchestrator", "worker", "--loglevel", args.log_level, "--without-web"]
     app.main()
     return 0

@@ -166,7 +166,7 @@ async def _answers_metadata(bootstrap: str) -> bool:
         await admin.start()
         cluster = await admin.describe_cluster()
         return bool(cluster.get("brokers"))
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+    except Exception:
         return False
     finally:
         await admin.close()

@@ -90,7 +90,7 @@ def serve(port: int | None) -> int | None:
     """Expose /metrics on `port` (0 = any free port); returns the bound port."""
     if port is None:
         return None
-    server, _thread = start_http_server(port, addr="0.0.0.0")  # noqa: S104 - scraped by Prometheus
+    server, _thread = start_http_server(port, addr="0.0.0.0")
     bound = int(server.server_port)
     log.info("Serving Prometheus metrics on port %d.", bound)
     return bound

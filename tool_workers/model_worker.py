@@ -100,7 +100,7 @@ class ModelCaller:
                            http_attempts=counter[0], duration_s=time.time() - started), tries - 1
 
 
-def make_handler(settings: Settings, caller: ModelCaller):  # noqa: ANN201 - Handler
+def make_handler(settings: Settings, caller: ModelCaller):
     steps = Topics(settings.topic_prefix).agent_steps.name
 
     async def handle(record: ConsumerRecord) -> list[Outgoing]:

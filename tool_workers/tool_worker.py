@@ -14,8 +14,13 @@ from agentstream.settings import Settings, get_settings
 from monitoring import metrics
 from tool_workers.executor import execute
 from tool_workers.registry import ToolDef, load
-from tool_workers.runtime import BadMessage, CallConsumer, Outgoing, make_producer
-from tool_workers.runtime import run_until_signalled
+from tool_workers.runtime import (
+    BadMessage,
+    CallConsumer,
+    Outgoing,
+    make_producer,
+    run_until_signalled,
+)
 from topics.admin import ensure_topics
 from topics.codec import DecodeError, decode, encode, encode_key
 from topics.messages import ToolCall
@@ -40,7 +45,7 @@ async def publish_spec(settings: Settings, tool: ToolDef) -> None:
         await producer.stop()
 
 
-def make_handler(settings: Settings, tool: ToolDef, me: str):  # noqa: ANN201 - Handler
+def make_handler(settings: Settings, tool: ToolDef, me: str):
     """Decode a ToolCall, execute it, and address the ToolResult to agent.steps."""
     steps = Topics(settings.topic_prefix).agent_steps.name
 

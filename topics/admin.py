@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from topics.names import TopicSpec, Topics
+from topics.names import Topics, TopicSpec
 
 
 async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:

@@ -94,6 +94,7 @@ class AgentRequest(Message):
     max_cost_usd: float | None = Field(default=None, gt=0)
     max_tokens_total: int | None = Field(default=None, ge=1)
     reply_topic: str | None = None
+    return_transcript: bool = False
     metadata: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -206,6 +207,7 @@ class AgentResponse(Message):
     cost_usd: float = 0.0
     error: str | None = None
     duration_s: float = 0.0
+    transcript: list[dict[str, Any]] | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
 
 

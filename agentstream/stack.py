@@ -1,0 +1,127 @@
+"""Run the whole platform as local processes (model server, orchestrator, workers).
+
+Used by `agentstream demo` and by the integration tests: every process is ours, started
+in its own session and stopped by PID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentstream.broker import free_port
+from agentstream.processes import Spawned, spawn, stop_pid
+from topics.admin import ensure_topics, platform_topics
+from topics.names import Topics
+
+CLI = [sys.executable, "-m", "agentstream.cli"]
+MARKER = "agentstream.cli"
+
+
+@dataclass
+class StackConfig:
+    """What to run: which tools with how many worker processes, and against what."""
+
+    bootstrap: str
+    prefix: str
+    log_dir: Path
+    tools: dict[str, int]
+    modules: list[str] = field(default_factory=list)
+    use_local_model: bool = True
+    scenario_dirs: list[Path] = field(default_factory=list)
+    model_workers: int = 1
+    worker_concurrency: int = 8
+    env: dict[str, str] = field(default_factory=dict)
+    metrics: bool = True
+
+
+@dataclass
+class Stack:
+    """The running processes of one stack, with their metrics ports."""
+
+    config: StackConfig
+    processes: dict[str, Spawned] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+    model_url: str | None = None
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, **self.config.env,
+               "KAFKA_BOOTSTRAP_SERVERS": self.config.bootstrap,
+               "AGENTSTREAM_TOPIC_PREFIX": self.config.prefix,
+               "PYTHONUNBUFFERED": "1"}
+        if self.model_url:
+            env["AGENTSTREAM_ANTHROPIC_BASE_URL"] = self.model_url
+        if self.config.use_local_model:
+            env.pop("ANTHROPIC_API_KEY", None)
+            env.pop("AGENTSTREAM_ANTHROPIC_API_KEY", None)
+        return env
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        if self.config.metrics and name != "model-server":
+            port = free_port()
+            self.metrics_ports[name] = port
+            args = [*args, "--metrics-port", str(port)]
+        log = self.config.log_dir / f"{name}.log"
+        self.processes[name] = spawn([*CLI, *args], log, env=self.env())
+
+    def start(self) -> None:
+        """Create topics, then start every process (returns without waiting for them)."""
+        cfg = self.config
+        cfg.log_dir.mkdir(parents=True, exist_ok=True)
+        specs = platform_topics(Topics(cfg.prefix), list(cfg.tools))
+        asyncio.run(ensure_topics(cfg.bootstrap, specs))
+        if cfg.use_local_model:
+            port = free_port()
+            self.model_url = f"http://127.0.0.1:{port}"
+            dirs = [a for d in cfg.scenario_dirs for a in ("--scenario-dir", str(d))]
+            self._spawn("model-server", ["model-server", "--port", str(port), *dirs])
+        self._spawn("orchestrator", ["orchestrator"])
+        for i in range(cfg.model_workers):
+            self._spawn(f"model-worker-{i + 1}", ["model-worker"])
+        modules = [a for m in cfg.modules for a in ("--module", m)]
+        for tool, count in cfg.tools.items():
+            for i in range(count):
+                self._spawn(f"worker-{tool}-{i + 1}",
+                            ["worker", "--tool", tool, "--concurrency",
+                             str(cfg.worker_concurrency), *modules])
+
+    def dead(self) -> list[str]:
+        """Names of processes that exited (they should all run until stopped)."""
+        from agentstream.processes import is_alive
+
+        return [name for name, p in self.processes.items() if not is_alive(p.pid)]
+
+    def stop(self) -> None:
+        """Stop every process by PID: workers first, the model server last."""
+        for name in reversed(list(self.processes)):
+            stop_pid(self.processes[name].pid, expect_in_cmdline=MARKER)
+        self.processes.clear()
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.config.log_dir / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+async def wait_for_tools(bootstrap: str, prefix: str, tools: list[str],
+                         timeout_s: float = 60.0) -> None:
+    """Block until every tool has published its spec on the registry topic."""
+    from agents.registry_view import RegistryView
+
+    view = RegistryView(bootstrap, Topics(prefix).tool_registry.name)
+    task = asyncio.create_task(view.run())
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not (view.ready.is_set() and set(tools) <= set(view.tools)):
+            if time.monotonic() > deadline or task.done():
+                missing = sorted(set(tools) - set(view.tools))
+                raise TimeoutError(f"tools not registered within {timeout_s:g}s: {missing}")
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,97 @@
+"""A whole platform (model server, orchestrator, workers) for the integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from agents.client import AgentClient
+from agentstream.settings import Settings
+from agentstream.stack import Stack, StackConfig, wait_for_tools
+from tests.conftest import KafkaUnderTest
+from tool_workers.runtime import make_producer
+from topics.admin import ensure_topics
+from topics.codec import encode, encode_key
+from topics.messages import AgentRequest, ToolSpec
+from topics.names import Topics
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = {"sleep": 2, "calculator": 1, "clock": 1, "stall": 1, "flaky": 1, "vault": 1,
+         "ledger": 1}
+
+
+async def _probe(settings: Settings) -> None:
+    """The orchestrator answers a request end to end (so later timings exclude start-up)."""
+    client = AgentClient(settings)
+    await client.start()
+    try:
+        request = AgentRequest(conversation_id=f"probe-{uuid.uuid4().hex[:8]}",
+                               prompt="[scenario:stop-end-turn] hello")
+        await client.submit(request)
+        async for _ in client.follow({request.conversation_id}, timeout_s=120):
+            pass
+    finally:
+        await client.stop()
+
+
+UNATTENDED = ToolSpec(
+    name="unattended", timeout_s=1.0,
+    input_schema={"type": "object", "properties": {}},
+    description="Do the unattended thing.\nUse when asked for unattended.\nDo not use otherwise.")
+
+
+async def _register_unattended(bootstrap: str, prefix: str) -> None:
+    """Register a tool that no worker serves, so only the orchestrator can time it out."""
+    topics = Topics(prefix)
+    await ensure_topics(bootstrap, [topics.tool_registry, topics.tool_calls(UNATTENDED.name)])
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.tool_registry.name, encode(UNATTENDED),
+                                     key=encode_key(UNATTENDED.name))
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(kafka: KafkaUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    prefix = f"it{uuid.uuid4().hex[:8]}."
+    config = StackConfig(
+        bootstrap=kafka.bootstrap_servers, prefix=prefix,
+        log_dir=tmp_path_factory.mktemp("stack-logs"), tools=TOOLS,
+        modules=["tests.support.test_tools"], scenario_dirs=[ROOT / "tests" / "scenarios"],
+        env={"PYTHONPATH": str(ROOT), "AGENTSTREAM_ORCHESTRATOR_APP_ID": f"orch-{prefix}"},
+    )
+    running = Stack(config)
+    try:
+        asyncio.run(_register_unattended(kafka.bootstrap_servers, prefix))
+        running.start()
+        asyncio.run(wait_for_tools(kafka.bootstrap_servers, prefix, list(TOOLS), 90))
+        asyncio.run(_probe(settings_for(running)))
+        yield running
+    except Exception:
+        for name in running.processes:
+            print(f"--- {name} ---\n{running.log_tail(name)}")
+        raise
+    finally:
+        running.stop()
+
+
+def settings_for(stack: Stack) -> Settings:
+    return Settings(kafka_bootstrap_servers=stack.config.bootstrap,
+                    topic_prefix=stack.config.prefix)
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[AgentClient]:
+    agent_client = AgentClient(settings_for(stack))
+    await agent_client.start()
+    try:
+        yield agent_client
+    finally:
+        await agent_client.stop()
+        assert not stack.dead(), f"platform processes died: {stack.dead()}"

@@ -1,0 +1,60 @@
+"""Tools that exist only for the integration tests (loaded with `--module`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from pydantic import BaseModel, Field
+
+from tool_workers.errors import FatalToolError, RetryableToolError
+from tool_workers.registry import CallContext, tool
+
+
+class Seconds(BaseModel):
+    seconds: float = Field(ge=0, le=30)
+
+
+class Entry(BaseModel):
+    entry: int
+
+
+class Nothing(BaseModel):
+    pass
+
+
+@tool(Seconds, timeout_s=1.0, description=(
+    "Stall for the given seconds, longer than its own one-second deadline.\n"
+    "Use when asked to stall.\n"
+    "Do not use for anything else."))
+async def stall(args: Seconds, ctx: CallContext) -> str:
+    await asyncio.sleep(args.seconds)
+    return "finished stalling"
+
+
+@tool(Nothing, timeout_s=5.0, description=(
+    "Return ok, failing transiently on the first two attempts of each call.\n"
+    "Use when asked for a flaky thing.\n"
+    "Do not use for anything else."))
+def flaky(args: Nothing, ctx: CallContext) -> str:
+    if ctx.attempt < 3:
+        raise RetryableToolError(f"upstream 503 on attempt {ctx.attempt}")
+    return f"ok on attempt {ctx.attempt}"
+
+
+@tool(Nothing, timeout_s=5.0, description=(
+    "Read a secret from the vault, which always rejects our credentials.\n"
+    "Use when asked to open the vault.\n"
+    "Do not use for anything else."))
+def vault(args: Nothing, ctx: CallContext) -> str:
+    raise FatalToolError("vault credentials rejected")
+
+
+@tool(Entry, timeout_s=5.0, ordered=True, description=(
+    "Append an entry to the ledger; entries must be written in order.\n"
+    "Use when asked to record a ledger entry.\n"
+    "Do not use for reading the ledger."))
+async def ledger(args: Entry, ctx: CallContext) -> str:
+    started = time.time()
+    await asyncio.sleep(0.2)
+    return f"entry={args.entry} start={started:.6f} end={time.time():.6f}"
