@@ -36,8 +36,8 @@ def build_app(settings: Settings) -> faust.App:
     """The orchestrator app, configured on purpose rather than by Faust's defaults."""
     brokers = ";".join(f"kafka://{b}" for b in settings.kafka_bootstrap_servers.split(","))
     app = faust.App(
-        settings.orchestrator_app_id + (f"-{settings.topic_prefix.strip('.')}"
-                                        if settings.topic_prefix else ""),
+        settings.orchestrator_app_id
+        + (f"-{settings.topic_prefix.strip('.')}" if settings.topic_prefix else ""),
         broker=brokers,
         store="memory://",  # recovered from the changelog topic on start
         topic_partitions=4,
@@ -66,20 +66,28 @@ class Orchestrator:
     def __init__(self, app: faust.App, settings: Settings) -> None:
         self.app, self.settings = app, settings
         self.topics = Topics(settings.topic_prefix)
-        self.registry = RegistryView(settings.kafka_bootstrap_servers,
-                                     self.topics.tool_registry.name)
+        self.registry = RegistryView(
+            settings.kafka_bootstrap_servers, self.topics.tool_registry.name
+        )
         self.pricing = Pricing.load(settings.prices_file)
         self.deadlines = DeadlineIndex()
         self.defaults = Defaults(
-            model=settings.model, max_tokens=settings.model_max_tokens,
+            model=settings.model,
+            max_tokens=settings.model_max_tokens,
             max_iterations=settings.max_iterations,
             max_tool_calls_per_turn=settings.max_tool_calls_per_turn,
             tool_timeout_s=settings.tool_timeout_s,
-            conversation_timeout_s=settings.conversation_timeout_s)
-        self.table = app.Table("conversations", default=None, partitions=4,
-                               key_type=bytes, value_type=bytes)
-        inputs = app.topic(self.topics.agent_requests.name, self.topics.agent_steps.name,
-                           key_type=bytes, value_type=bytes)
+            conversation_timeout_s=settings.conversation_timeout_s,
+        )
+        self.table = app.Table(
+            "conversations", default=None, partitions=4, key_type=bytes, value_type=bytes
+        )
+        inputs = app.topic(
+            self.topics.agent_requests.name,
+            self.topics.agent_steps.name,
+            key_type=bytes,
+            value_type=bytes,
+        )
         app.agent(inputs, name="orchestrate", concurrency=1)(self._orchestrate)
         app.task(self.registry.run)
         app.timer(settings.timer_interval_s)(self._tick_due)
@@ -108,8 +116,9 @@ class Orchestrator:
         if message.key != key or _partitioner(key, partitions, partitions) != message.partition:
             # Unkeyed or placed by another partitioner: re-key so exactly one instance owns it.
             metrics.REKEYED.inc()
-            await self._send(self.topics.agent_requests.name, request.conversation_id,
-                             message.value)
+            await self._send(
+                self.topics.agent_requests.name, request.conversation_id, message.value
+            )
             return
         await self._apply(request.conversation_id, request)
 
@@ -125,8 +134,12 @@ class Orchestrator:
         key = encode_key(conversation_id)
         raw = self.table.get(key)
         state = ConversationState.model_validate_json(raw) if raw else None
-        ctx = Context(now=time.time(), defaults=self.defaults, registry=self.registry.tools,
-                      price=self.pricing.cost_usd)
+        ctx = Context(
+            now=time.time(),
+            defaults=self.defaults,
+            registry=self.registry.tools,
+            price=self.pricing.cost_usd,
+        )
         transition = step(state, event, ctx)
         if transition.state is not None and transition.state is not state:
             self.table[key] = transition.state.model_dump_json().encode()
@@ -139,8 +152,12 @@ class Orchestrator:
     def _log_ending(self, transition: Transition) -> None:
         for emit in transition.emits:
             if isinstance(emit.message, AgentResponse) and emit.message.error:
-                log.warning("Conversation %s ended %s: %s", emit.message.conversation_id,
-                            emit.message.status, emit.message.error)
+                log.warning(
+                    "Conversation %s ended %s: %s",
+                    emit.message.conversation_id,
+                    emit.message.status,
+                    emit.message.error,
+                )
 
     def _topic_of(self, emit: Emit) -> str:
         if emit.topic:
@@ -161,12 +178,18 @@ class Orchestrator:
     async def _dead_letter(self, message: Any, reason: str) -> None:
         source = "requests" if message.topic == self.topics.agent_requests.name else "steps"
         metrics.DEAD_LETTERS.labels(source).inc()
-        log.warning("Dead-lettering %s[%d]@%d: %s", message.topic, message.partition,
-                    message.offset, reason)
+        log.warning(
+            "Dead-lettering %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason
+        )
         letter = DeadLetter(
-            source_topic=message.topic, partition=message.partition, offset=message.offset,
-            key=message.key.decode(errors="replace") if message.key else None, reason=reason,
-            payload=(message.value or b"")[:100_000].decode(errors="replace"), at=time.time())
+            source_topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key.decode(errors="replace") if message.key else None,
+            reason=reason,
+            payload=(message.value or b"")[:100_000].decode(errors="replace"),
+            at=time.time(),
+        )
         await self._send(self.topics.dead_letters.name, letter.source_topic, encode(letter))
 
     async def _reject_undecodable(self, raw: bytes | None, reason: str) -> None:
@@ -181,8 +204,9 @@ class Orchestrator:
             return
         if not conversation_id:
             return
-        response = AgentResponse(conversation_id=conversation_id[:200],
-                                 status="invalid_request", error=reason)
+        response = AgentResponse(
+            conversation_id=conversation_id[:200], status="invalid_request", error=reason
+        )
         metrics.CONVERSATIONS.labels("invalid_request", "none").inc()
         await self._send(str(reply_topic), conversation_id, encode(response))
 

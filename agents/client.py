@@ -29,8 +29,11 @@ class AgentClient:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.producer = make_producer(settings.kafka_bootstrap_servers)
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                         enable_auto_commit=False, fetch_max_wait_ms=50)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=50,
+        )
 
     async def start(self) -> None:
         """Connect and position at the end of events and responses (so nothing is missed)."""
@@ -49,19 +52,22 @@ class AgentClient:
         await self.producer.stop()
 
     async def submit(self, request: AgentRequest) -> None:
-        await self.producer.send_and_wait(self.topics.agent_requests.name, encode(request),
-                                          key=encode_key(request.conversation_id))
+        await self.producer.send_and_wait(
+            self.topics.agent_requests.name,
+            encode(request),
+            key=encode_key(request.conversation_id),
+        )
 
-    async def follow(self, conversation_ids: set[str], timeout_s: float
-                     ) -> AsyncIterator[AgentEvent | AgentResponse]:
+    async def follow(
+        self, conversation_ids: set[str], timeout_s: float
+    ) -> AsyncIterator[AgentEvent | AgentResponse]:
         """Yield events and responses of these conversations until all have responded."""
         waiting = set(conversation_ids)
         deadline = time.monotonic() + timeout_s
         while waiting and time.monotonic() < deadline:
             batch = await self.consumer.getmany(timeout_ms=100)
             for tp, records in batch.items():
-                kind = (AgentResponse if tp.topic == self.topics.agent_responses.name
-                        else AgentEvent)
+                kind = AgentResponse if tp.topic == self.topics.agent_responses.name else AgentEvent
                 for record in records:
                     try:
                         message = decode(record.value, kind)
@@ -81,10 +87,13 @@ def describe(message: AgentEvent | AgentResponse) -> str:
     if isinstance(message, AgentResponse):
         u = message.usage
         answer = json.dumps(message.output) if message.output is not None else message.text
-        return (f"[{message.status}] after {message.iterations} model calls, "
-                f"{message.tool_calls} tool calls, {message.duration_s:.2f}s; tokens in/out "
-                f"{u.input_tokens}/{u.output_tokens}, ${message.cost_usd:.6f}"
-                + (f"; error: {message.error}" if message.error else "") + f"\n  {answer}")
+        return (
+            f"[{message.status}] after {message.iterations} model calls, "
+            f"{message.tool_calls} tool calls, {message.duration_s:.2f}s; tokens in/out "
+            f"{u.input_tokens}/{u.output_tokens}, ${message.cost_usd:.6f}"
+            + (f"; error: {message.error}" if message.error else "")
+            + f"\n  {answer}"
+        )
     extra = ""
     if message.type == "tool_finished":
         extra = f" {message.tool} on {message.worker} in {(message.duration_s or 0):.3f}s"
@@ -109,8 +118,12 @@ async def _submit(settings: Settings, request: AgentRequest, timeout_s: float) -
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="agentstream submit")
     parser.add_argument("prompt")
-    parser.add_argument("--tool", action="append", default=None,
-                        help="tool the request may use (repeatable; default: the examples)")
+    parser.add_argument(
+        "--tool",
+        action="append",
+        default=None,
+        help="tool the request may use (repeatable; default: the examples)",
+    )
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--conversation-id", default=None)
     args = parser.parse_args(argv)

@@ -46,8 +46,9 @@ class Limits:
         )
 
 
-def tool_choice_for(request: AgentRequest, iteration: int, limits: Limits,
-                    has_tools: bool) -> dict[str, Any] | None:
+def tool_choice_for(
+    request: AgentRequest, iteration: int, limits: Limits, has_tools: bool
+) -> dict[str, Any] | None:
     """The tool_choice of model call number `iteration` (1-based); None sends no tools.
 
     Structured output forces the output tool once no other tool remains to gather with

@@ -38,8 +38,10 @@ FINISHING_STOP_REASONS: dict[str, Status] = {
 }
 Event = AgentRequest | ModelResult | ToolResult | Tick
 USAGE_KINDS = {
-    "input_tokens": "input", "output_tokens": "output",
-    "cache_creation_input_tokens": "cache_write", "cache_read_input_tokens": "cache_read",
+    "input_tokens": "input",
+    "output_tokens": "output",
+    "cache_creation_input_tokens": "cache_write",
+    "cache_read_input_tokens": "cache_read",
 }
 
 
@@ -89,9 +91,19 @@ class Transition:
 
     def event(self, ctx: Context, type_: EventType, **fields: Any) -> None:
         assert self.state is not None
-        self.emit(Emit("events", self.state.conversation_id, AgentEvent(
-            conversation_id=self.state.conversation_id, type=type_, at=ctx.now,
-            iteration=self.state.iteration, **fields)))
+        self.emit(
+            Emit(
+                "events",
+                self.state.conversation_id,
+                AgentEvent(
+                    conversation_id=self.state.conversation_id,
+                    type=type_,
+                    at=ctx.now,
+                    iteration=self.state.iteration,
+                    **fields,
+                ),
+            )
+        )
 
 
 def step(state: ConversationState | None, event: Event, ctx: Context) -> Transition:
@@ -103,8 +115,12 @@ def step(state: ConversationState | None, event: Event, ctx: Context) -> Transit
     state = state.model_copy(deep=True)
     t = Transition(state)
     if ctx.now >= state.deadline_at:
-        _finish(t, ctx, "timed_out",
-                error=f"conversation exceeded its timeout of {_limits(state, ctx).timeout_s:g}s")
+        _finish(
+            t,
+            ctx,
+            "timed_out",
+            error=f"conversation exceeded its timeout of {_limits(state, ctx).timeout_s:g}s",
+        )
         return t
     if isinstance(event, ModelResult):
         _on_model_result(t, event, ctx)
@@ -150,8 +166,7 @@ def _request_problem(request: AgentRequest, registry: Mapping[str, ToolSpec]) ->
     return None
 
 
-def _on_request(state: ConversationState | None, request: AgentRequest,
-                ctx: Context) -> Transition:
+def _on_request(state: ConversationState | None, request: AgentRequest, ctx: Context) -> Transition:
     if state is not None:
         t = Transition(state)
         t.observe("duplicate_request")
@@ -159,9 +174,12 @@ def _on_request(state: ConversationState | None, request: AgentRequest,
     limits = Limits.of(request, ctx.defaults)
     messages = request.messages or [{"role": "user", "content": request.prompt}]
     new = ConversationState(
-        conversation_id=request.conversation_id, request=request,
+        conversation_id=request.conversation_id,
+        request=request,
         tools=[ctx.registry[name] for name in request.tools if name in ctx.registry],
-        started_at=ctx.now, deadline_at=ctx.now + limits.timeout_s, messages=list(messages),
+        started_at=ctx.now,
+        deadline_at=ctx.now + limits.timeout_s,
+        messages=list(messages),
     )
     t = Transition(new)
     problem = _request_problem(request, ctx.registry)
@@ -178,8 +196,13 @@ def _on_request(state: ConversationState | None, request: AgentRequest,
 def _tool_definitions(state: ConversationState) -> list[dict[str, Any]]:
     tools = [spec.definition() for spec in state.tools]
     if state.request.output_schema is not None:
-        tools.append({"name": OUTPUT_TOOL, "description": OUTPUT_TOOL_DESCRIPTION,
-                      "input_schema": state.request.output_schema})
+        tools.append(
+            {
+                "name": OUTPUT_TOOL,
+                "description": OUTPUT_TOOL_DESCRIPTION,
+                "input_schema": state.request.output_schema,
+            }
+        )
     return tools
 
 
@@ -201,8 +224,12 @@ def _start_model_call(t: Transition, ctx: Context, detail: str) -> None:
         _finish(t, ctx, "budget_exceeded", error=budget)
         return
     if state.iteration >= limits.max_iterations:
-        _finish(t, ctx, "max_iterations",
-                error=f"no final answer within max_iterations={limits.max_iterations}")
+        _finish(
+            t,
+            ctx,
+            "max_iterations",
+            error=f"no final answer within max_iterations={limits.max_iterations}",
+        )
         return
     state.iteration += 1
     request = state.request
@@ -220,9 +247,18 @@ def _start_model_call(t: Transition, ctx: Context, detail: str) -> None:
         params["tool_choice"] = choice
     state.model_call_id = f"{state.conversation_id}#{state.iteration}"
     state.model_call_started_at = ctx.now
-    t.emit(Emit("model_calls", state.conversation_id, ModelCall(
-        conversation_id=state.conversation_id, call_id=state.model_call_id, params=params,
-        deadline_at=state.deadline_at)))
+    t.emit(
+        Emit(
+            "model_calls",
+            state.conversation_id,
+            ModelCall(
+                conversation_id=state.conversation_id,
+                call_id=state.model_call_id,
+                params=params,
+                deadline_at=state.deadline_at,
+            ),
+        )
+    )
     t.event(ctx, "model_call_started", detail=detail)
 
 
@@ -242,8 +278,12 @@ def _on_model_result(t: Transition, result: ModelResult, ctx: Context) -> None:
         if tokens:
             t.observe("tokens", float(tokens), model=result.model, kind=kind)
     if result.error is not None:
-        _finish(t, ctx, "failed", error=f"model call failed: {result.error.type}: "
-                f"{result.error.message}")
+        _finish(
+            t,
+            ctx,
+            "failed",
+            error=f"model call failed: {result.error.type}: {result.error.message}",
+        )
         return
     state.messages.append({"role": "assistant", "content": result.content})
     reason = result.stop_reason or ""
@@ -251,8 +291,13 @@ def _on_model_result(t: Transition, result: ModelResult, ctx: Context) -> None:
         _on_tool_use(t, result.content, ctx)
     elif reason == "end_turn":
         if state.request.output_schema is not None:
-            _finish(t, ctx, "failed", stop_reason=reason,
-                    error="the model ended its turn without producing the structured output")
+            _finish(
+                t,
+                ctx,
+                "failed",
+                stop_reason=reason,
+                error="the model ended its turn without producing the structured output",
+            )
         else:
             _finish(t, ctx, "completed", stop_reason=reason)
     elif reason == "pause_turn":
@@ -260,27 +305,33 @@ def _on_model_result(t: Transition, result: ModelResult, ctx: Context) -> None:
     elif reason in FINISHING_STOP_REASONS:
         _finish(t, ctx, FINISHING_STOP_REASONS[reason], stop_reason=reason)
     else:
-        _finish(t, ctx, "failed", stop_reason=reason or None,
-                error=f"unexpected stop_reason {reason!r}")
+        _finish(
+            t, ctx, "failed", stop_reason=reason or None, error=f"unexpected stop_reason {reason!r}"
+        )
 
 
 # --- tool turns -----------------------------------------------------------------------
 
 
-def _refusal(state: ConversationState, index: int, block: dict[str, Any],
-             ctx: Context) -> tuple[str, str] | None:
+def _refusal(
+    state: ConversationState, index: int, block: dict[str, Any], ctx: Context
+) -> tuple[str, str] | None:
     """Why this tool_use cannot run, as (outcome, message for the model); None if it can."""
     cap = _limits(state, ctx).max_tool_calls_per_turn
     name = block.get("name", "")
     if index >= cap:
-        return "refused_cap", (f"Error: ToolCallLimit: this turn asked for more than {cap} tool "
-                               "calls; this call was not run. Ask for fewer calls per turn.")
+        return "refused_cap", (
+            f"Error: ToolCallLimit: this turn asked for more than {cap} tool "
+            "calls; this call was not run. Ask for fewer calls per turn."
+        )
     allowed = state.request.tools
     if name not in allowed:
         listed = ", ".join(allowed) or "none"
         if name in ctx.registry:
-            return "refused_allowlist", (f"Error: ToolNotAllowed: tool {name!r} is not "
-                                         f"available for this request; available: {listed}.")
+            return "refused_allowlist", (
+                f"Error: ToolNotAllowed: tool {name!r} is not "
+                f"available for this request; available: {listed}."
+            )
         return "unknown", f"Error: UnknownTool: no tool named {name!r}; available: {listed}."
     spec = state.spec(name)
     problem = validation_error(spec.input_schema, block.get("input")) if spec else None
@@ -294,8 +345,13 @@ def _on_tool_use(t: Transition, content: list[dict[str, Any]], ctx: Context) -> 
     assert state is not None
     blocks = [b for b in content if b.get("type") == "tool_use"]
     if not blocks:
-        _finish(t, ctx, "failed", stop_reason="tool_use",
-                error="stop_reason was tool_use but the response held no tool_use block")
+        _finish(
+            t,
+            ctx,
+            "failed",
+            stop_reason="tool_use",
+            error="stop_reason was tool_use but the response held no tool_use block",
+        )
         return
     t.observe("calls_per_turn", float(len(blocks)))
     finished, output_problem = _take_structured_output(t, blocks, ctx)
@@ -330,8 +386,9 @@ def _label(name: str, state: ConversationState) -> str:
     return name if name in state.request.tools or name == OUTPUT_TOOL else "other"
 
 
-def _take_structured_output(t: Transition, blocks: list[dict[str, Any]],
-                            ctx: Context) -> tuple[bool, str | None]:
+def _take_structured_output(
+    t: Transition, blocks: list[dict[str, Any]], ctx: Context
+) -> tuple[bool, str | None]:
     """(finished, problem): finish with a valid output object, or say what is wrong with it."""
     state = t.state
     assert state is not None
@@ -344,8 +401,10 @@ def _take_structured_output(t: Transition, blocks: list[dict[str, Any]],
         _finish(t, ctx, "completed", stop_reason="tool_use", output=block.get("input"))
         return True, None
     t.observe("tool_call", tool=OUTPUT_TOOL, outcome="refused_schema")
-    return False, (f"Error: InvalidOutput: {problem}. Call {OUTPUT_TOOL} again with an object "
-                   "matching the schema.")
+    return False, (
+        f"Error: InvalidOutput: {problem}. Call {OUTPUT_TOOL} again with an object "
+        "matching the schema."
+    )
 
 
 def _resolve(call: PendingCall, content: str, is_error: bool, timed_out: bool = False) -> None:
@@ -383,9 +442,21 @@ def _dispatch(t: Transition, call: PendingCall, ctx: Context) -> None:
     call.dispatched_at = ctx.now
     call.deadline_at = min(ctx.now + timeout_s, state.deadline_at)
     key = state.conversation_id if call.ordered else call.tool_use_id
-    t.emit(Emit("tool_calls", key, ToolCall(
-        conversation_id=state.conversation_id, tool_use_id=call.tool_use_id, tool=call.tool,
-        input=call.input, deadline_at=call.deadline_at, dispatched_at=ctx.now), tool=call.tool))
+    t.emit(
+        Emit(
+            "tool_calls",
+            key,
+            ToolCall(
+                conversation_id=state.conversation_id,
+                tool_use_id=call.tool_use_id,
+                tool=call.tool,
+                input=call.input,
+                deadline_at=call.deadline_at,
+                dispatched_at=ctx.now,
+            ),
+            tool=call.tool,
+        )
+    )
 
 
 def _on_tool_result(t: Transition, result: ToolResult, ctx: Context) -> None:
@@ -394,37 +465,57 @@ def _on_tool_result(t: Transition, result: ToolResult, ctx: Context) -> None:
     call = next((c for c in state.calls if c.tool_use_id == result.tool_use_id), None)
     if call is None or call.status != "dispatched":
         late = (call is not None and call.timed_out) or (
-            state.resolved.get(result.tool_use_id) == "timeout")
-        t.observe("tool_call", tool=_label(result.tool, state),
-                  outcome="late" if late else "duplicate")
+            state.resolved.get(result.tool_use_id) == "timeout"
+        )
+        t.observe(
+            "tool_call", tool=_label(result.tool, state), outcome="late" if late else "duplicate"
+        )
         return
     if result.fatal:
-        _finish(t, ctx, "failed", error=f"tool {result.tool!r} failed with a fatal "
-                f"{result.error_type or 'error'}; the request was stopped")
+        _finish(
+            t,
+            ctx,
+            "failed",
+            error=f"tool {result.tool!r} failed with a fatal "
+            f"{result.error_type or 'error'}; the request was stopped",
+        )
         t.observe("tool_call", tool=result.tool, outcome="fatal")
         return
     _resolve(call, result.content, is_error=result.is_error)
     t.observe("tool_call", tool=result.tool, outcome="error" if result.is_error else "ok")
-    t.observe("tool_dispatch_latency", ctx.now - (call.dispatched_at or ctx.now),
-              tool=result.tool)
+    t.observe("tool_dispatch_latency", ctx.now - (call.dispatched_at or ctx.now), tool=result.tool)
     if result.attempts > 1:
         t.observe("tool_retries", float(result.attempts - 1), tool=result.tool)
     _dispatch_ready(t, ctx)
-    t.event(ctx, "tool_finished", tool=result.tool, tool_use_id=result.tool_use_id,
-            duration_s=result.duration_s, worker=result.worker,
-            detail="is_error" if result.is_error else "ok")
+    t.event(
+        ctx,
+        "tool_finished",
+        tool=result.tool,
+        tool_use_id=result.tool_use_id,
+        duration_s=result.duration_s,
+        worker=result.worker,
+        detail="is_error" if result.is_error else "ok",
+    )
     _maybe_complete_turn(t, ctx)
 
 
 def _on_tick(t: Transition, ctx: Context) -> None:
     state = t.state
     assert state is not None
-    expired = [c for c in state.calls if c.status == "dispatched"
-               and c.deadline_at is not None and c.deadline_at <= ctx.now]
+    expired = [
+        c
+        for c in state.calls
+        if c.status == "dispatched" and c.deadline_at is not None and c.deadline_at <= ctx.now
+    ]
     for call in expired:
         waited = ctx.now - (call.dispatched_at or ctx.now)
-        _resolve(call, f"Error: TimeoutError: tool {call.tool!r} did not answer within "
-                 f"{waited:.1f}s; the call was abandoned.", is_error=True, timed_out=True)
+        _resolve(
+            call,
+            f"Error: TimeoutError: tool {call.tool!r} did not answer within "
+            f"{waited:.1f}s; the call was abandoned.",
+            is_error=True,
+            timed_out=True,
+        )
         t.observe("tool_call", tool=call.tool, outcome="timeout")
     if not expired:
         return
@@ -443,8 +534,9 @@ def _maybe_complete_turn(t: Transition, ctx: Context) -> None:
     state.messages.append({"role": "user", "content": blocks})
     for call in state.calls:
         state.resolved[call.tool_use_id] = "timeout" if call.timed_out else "done"
-    state.errored_tools = sorted({c.tool for c in state.calls
-                                  if c.result and c.result.get("is_error")})
+    state.errored_tools = sorted(
+        {c.tool for c in state.calls if c.result and c.result.get("is_error")}
+    )
     state.calls = []
     _start_model_call(t, ctx, detail="tool results sent")
 
@@ -463,15 +555,30 @@ def _final_text(state: ConversationState) -> str:
     return ""
 
 
-def _finish(t: Transition, ctx: Context, status: Status, *, stop_reason: str | None = None,
-            error: str | None = None, output: dict[str, Any] | None = None) -> None:
+def _finish(
+    t: Transition,
+    ctx: Context,
+    status: Status,
+    *,
+    stop_reason: str | None = None,
+    error: str | None = None,
+    output: dict[str, Any] | None = None,
+) -> None:
     state = t.state
     assert state is not None
     response = AgentResponse(
-        conversation_id=state.conversation_id, status=status, stop_reason=stop_reason,
-        text=_final_text(state), output=output, iterations=state.iteration,
-        tool_calls=state.tool_calls, usage=state.usage, cost_usd=round(state.cost_usd, 10),
-        error=error, duration_s=ctx.now - state.started_at, metadata=state.request.metadata,
+        conversation_id=state.conversation_id,
+        status=status,
+        stop_reason=stop_reason,
+        text=_final_text(state),
+        output=output,
+        iterations=state.iteration,
+        tool_calls=state.tool_calls,
+        usage=state.usage,
+        cost_usd=round(state.cost_usd, 10),
+        error=error,
+        duration_s=ctx.now - state.started_at,
+        metadata=state.request.metadata,
         transcript=list(state.messages) if state.request.return_transcript else None,
     )
     state.status = status

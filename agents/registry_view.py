@@ -28,8 +28,12 @@ class RegistryView:
         self._bootstrap, self._topic = bootstrap, topic
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False,
-                                    fetch_max_wait_ms=200, group_id=None)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=200,
+            group_id=None,
+        )
         await consumer.start()
         try:
             partitions = consumer.partitions_for_topic(self._topic) or {0}

@@ -57,6 +57,9 @@ class ConversationState(BaseModel):
         """The earliest moment a tick could change this conversation; None once finished."""
         if self.finished:
             return None
-        pending = [c.deadline_at for c in self.calls
-                   if c.status == "dispatched" and c.deadline_at is not None]
+        pending = [
+            c.deadline_at
+            for c in self.calls
+            if c.status == "dispatched" and c.deadline_at is not None
+        ]
         return min([self.deadline_at, *pending])

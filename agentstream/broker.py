@@ -71,8 +71,15 @@ def resolve_classpath() -> str:
             return classpath
     mvn = _require("mvn")
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    cmd = [mvn, "-q", "-B", "-f", str(POM), "dependency:build-classpath",
-           f"-Dmdep.outputFile={cp_file}"]
+    cmd = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(POM),
+        "dependency:build-classpath",
+        f"-Dmdep.outputFile={cp_file}",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0 or not cp_file.exists():
         raise BrokerError(f"mvn could not resolve Kafka's jars:\n{result.stdout}{result.stderr}")
@@ -130,18 +137,31 @@ def _cluster_id() -> str:
 
 def _java_cmd(classpath: str, home: Path, main: list[str]) -> list[str]:
     return [
-        _require("java"), *JVM_OPTS,
+        _require("java"),
+        *JVM_OPTS,
         f"-Dkafka.logs.dir={home / 'logs'}",
         f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-        "-cp", classpath, *main,
+        "-cp",
+        classpath,
+        *main,
     ]
 
 
 def _format_storage(classpath: str, home: Path, props_file: Path) -> None:
     if (home / "data" / "meta.properties").exists():
         return
-    cmd = _java_cmd(classpath, home, ["kafka.tools.StorageTool", "format", "--standalone",
-                                      f"--cluster-id={_cluster_id()}", "-c", str(props_file)])
+    cmd = _java_cmd(
+        classpath,
+        home,
+        [
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            f"--cluster-id={_cluster_id()}",
+            "-c",
+            str(props_file),
+        ],
+    )
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise BrokerError(f"formatting KRaft storage failed:\n{result.stdout}{result.stderr}")
@@ -210,8 +230,13 @@ def start(home: Path = DEFAULT_HOME, port: int | None = None) -> BrokerInfo:
     props_file.write_text(_server_properties(home, port, controller_port))
     _format_storage(classpath, home, props_file)
     proc = spawn(_java_cmd(classpath, home, [MAIN_CLASS, str(props_file)]), home / "stdout.log")
-    info = BrokerInfo(pid=proc.pid, port=port, controller_port=controller_port,
-                      version=kafka_version(classpath), home=str(home))
+    info = BrokerInfo(
+        pid=proc.pid,
+        port=port,
+        controller_port=controller_port,
+        version=kafka_version(classpath),
+        home=str(home),
+    )
     _info_file(home).write_text(json.dumps(asdict(info)))
     try:
         wait_until_ready(info.bootstrap_servers, info.pid)
@@ -254,8 +279,10 @@ def main(argv: list[str]) -> int:
         if args.action == "start":
             began = time.monotonic()
             info = start(args.home, args.port)
-            print(f"Apache Kafka {info.version} (KRaft) at {info.bootstrap_servers}, "
-                  f"pid {info.pid}, ready in {time.monotonic() - began:.1f}s")
+            print(
+                f"Apache Kafka {info.version} (KRaft) at {info.bootstrap_servers}, "
+                f"pid {info.pid}, ready in {time.monotonic() - began:.1f}s"
+            )
         elif args.action == "stop":
             print("broker stopped" if stop(args.home) else "no broker was running")
         else:

@@ -14,8 +14,9 @@ LOCAL_MODEL_SERVER_PORT = 8765
 class Settings(BaseSettings):
     """Everything a process needs to find the broker, the model and its peers."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENTSTREAM_", extra="ignore",
-                                      populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="AGENTSTREAM_", extra="ignore", populate_by_name=True
+    )
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",

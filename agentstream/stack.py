@@ -49,10 +49,13 @@ class Stack:
     model_url: str | None = None
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, **self.config.env,
-               "KAFKA_BOOTSTRAP_SERVERS": self.config.bootstrap,
-               "AGENTSTREAM_TOPIC_PREFIX": self.config.prefix,
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **self.config.env,
+            "KAFKA_BOOTSTRAP_SERVERS": self.config.bootstrap,
+            "AGENTSTREAM_TOPIC_PREFIX": self.config.prefix,
+            "PYTHONUNBUFFERED": "1",
+        }
         if self.model_url:
             env["AGENTSTREAM_ANTHROPIC_BASE_URL"] = self.model_url
         if self.config.use_local_model:
@@ -85,9 +88,17 @@ class Stack:
         modules = [a for m in cfg.modules for a in ("--module", m)]
         for tool, count in cfg.tools.items():
             for i in range(count):
-                self._spawn(f"worker-{tool}-{i + 1}",
-                            ["worker", "--tool", tool, "--concurrency",
-                             str(cfg.worker_concurrency), *modules])
+                self._spawn(
+                    f"worker-{tool}-{i + 1}",
+                    [
+                        "worker",
+                        "--tool",
+                        tool,
+                        "--concurrency",
+                        str(cfg.worker_concurrency),
+                        *modules,
+                    ],
+                )
 
     def dead(self) -> list[str]:
         """Names of processes that exited (they should all run until stopped)."""
@@ -108,8 +119,9 @@ class Stack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-async def wait_for_tools(bootstrap: str, prefix: str, tools: list[str],
-                         timeout_s: float = 60.0) -> None:
+async def wait_for_tools(
+    bootstrap: str, prefix: str, tools: list[str], timeout_s: float = 60.0
+) -> None:
     """Block until every tool has published its spec on the registry topic."""
     from agents.registry_view import RegistryView
 

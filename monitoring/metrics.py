@@ -15,76 +15,127 @@ from topics.messages import ModelResult, ToolResult
 
 log = logging.getLogger(__name__)
 
-LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-                     30, 60)
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 ITERATION_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 25, 50)
 CALLS_PER_TURN_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 12, 16, 32)
 
 # --- conversations (orchestrator) ---
-CONVERSATIONS = Counter("agentstream_conversations_total",
-                        "Finished conversations by final status and stop reason.",
-                        ["status", "stop_reason"])
-ITERATIONS = Histogram("agentstream_conversation_iterations",
-                       "Model calls per finished conversation.", buckets=ITERATION_BUCKETS)
-IN_FLIGHT = Gauge("agentstream_conversations_in_flight",
-                  "Conversations running on this orchestrator instance.")
-DUPLICATE_REQUESTS = Counter("agentstream_duplicate_requests_total",
-                             "Requests for a conversation id that already exists.")
-DEAD_LETTERS = Counter("agentstream_dead_letters_total",
-                       "Inputs sent to the dead-letter topic, by source topic role.", ["source"])
-REKEYED = Counter("agentstream_requests_rekeyed_total",
-                  "Requests re-published under their conversation id (unkeyed or misplaced).")
-MODEL_RESULTS_DROPPED = Counter("agentstream_model_results_dropped_total",
-                                "Model results not applied (late or duplicate).", ["reason"])
+CONVERSATIONS = Counter(
+    "agentstream_conversations_total",
+    "Finished conversations by final status and stop reason.",
+    ["status", "stop_reason"],
+)
+ITERATIONS = Histogram(
+    "agentstream_conversation_iterations",
+    "Model calls per finished conversation.",
+    buckets=ITERATION_BUCKETS,
+)
+IN_FLIGHT = Gauge(
+    "agentstream_conversations_in_flight", "Conversations running on this orchestrator instance."
+)
+DUPLICATE_REQUESTS = Counter(
+    "agentstream_duplicate_requests_total", "Requests for a conversation id that already exists."
+)
+DEAD_LETTERS = Counter(
+    "agentstream_dead_letters_total",
+    "Inputs sent to the dead-letter topic, by source topic role.",
+    ["source"],
+)
+REKEYED = Counter(
+    "agentstream_requests_rekeyed_total",
+    "Requests re-published under their conversation id (unkeyed or misplaced).",
+)
+MODEL_RESULTS_DROPPED = Counter(
+    "agentstream_model_results_dropped_total",
+    "Model results not applied (late or duplicate).",
+    ["reason"],
+)
 
 # --- tools (orchestrator view) ---
-TOOL_CALLS = Counter("agentstream_tool_calls_total",
-                     "Tool calls by tool and outcome (ok, error, timeout, late, duplicate, "
-                     "fatal, refused_cap, refused_allowlist, refused_schema, unknown).",
-                     ["tool", "outcome"])
-TOOL_DISPATCH_LATENCY = Histogram("agentstream_tool_dispatch_latency_seconds",
-                                  "Dispatch to result applied, end to end, per tool.",
-                                  ["tool"], buckets=LATENCY_BUCKETS_S)
-CALLS_PER_TURN = Histogram("agentstream_tool_calls_per_turn",
-                           "tool_use blocks per model turn.", buckets=CALLS_PER_TURN_BUCKETS)
-MODEL_RECOVERIES = Counter("agentstream_model_recoveries_total",
-                           "Model-level retries: a tool called again right after an is_error.",
-                           ["tool"])
+TOOL_CALLS = Counter(
+    "agentstream_tool_calls_total",
+    "Tool calls by tool and outcome (ok, error, timeout, late, duplicate, "
+    "fatal, refused_cap, refused_allowlist, refused_schema, unknown).",
+    ["tool", "outcome"],
+)
+TOOL_DISPATCH_LATENCY = Histogram(
+    "agentstream_tool_dispatch_latency_seconds",
+    "Dispatch to result applied, end to end, per tool.",
+    ["tool"],
+    buckets=LATENCY_BUCKETS_S,
+)
+CALLS_PER_TURN = Histogram(
+    "agentstream_tool_calls_per_turn",
+    "tool_use blocks per model turn.",
+    buckets=CALLS_PER_TURN_BUCKETS,
+)
+MODEL_RECOVERIES = Counter(
+    "agentstream_model_recoveries_total",
+    "Model-level retries: a tool called again right after an is_error.",
+    ["tool"],
+)
 
 # --- tools (worker view) ---
-TOOL_EXECUTIONS = Counter("agentstream_tool_executions_total",
-                          "Calls executed by tool workers, by outcome (ok, error, fatal, expired).",
-                          ["tool", "outcome"])
-TOOL_EXECUTION_SECONDS = Histogram("agentstream_tool_execution_seconds",
-                                   "Time a worker spent on one call, retries included.",
-                                   ["tool"], buckets=LATENCY_BUCKETS_S)
-TOOL_RETRIES = Counter("agentstream_tool_retries_total",
-                       "Tool-side retries (attempts beyond the first) per tool.", ["tool"])
+TOOL_EXECUTIONS = Counter(
+    "agentstream_tool_executions_total",
+    "Calls executed by tool workers, by outcome (ok, error, fatal, expired).",
+    ["tool", "outcome"],
+)
+TOOL_EXECUTION_SECONDS = Histogram(
+    "agentstream_tool_execution_seconds",
+    "Time a worker spent on one call, retries included.",
+    ["tool"],
+    buckets=LATENCY_BUCKETS_S,
+)
+TOOL_RETRIES = Counter(
+    "agentstream_tool_retries_total",
+    "Tool-side retries (attempts beyond the first) per tool.",
+    ["tool"],
+)
 
 # --- model calls (model worker) ---
-MODEL_CALLS = Counter("agentstream_model_calls_total",
-                      "Messages API calls by model and outcome (ok or the error type).",
-                      ["model", "outcome"])
-MODEL_CALL_SECONDS = Histogram("agentstream_model_call_seconds",
-                               "Duration of one model call, SDK retries included.", ["model"],
-                               buckets=LATENCY_BUCKETS_S)
-SDK_RETRIES = Counter("agentstream_model_sdk_retries_total",
-                      "Transport retries made by the anthropic SDK (HTTP attempts - 1).",
-                      ["model"])
-MODEL_WORKER_RETRIES = Counter("agentstream_model_overload_retries_total",
-                               "Bounded re-tries by the model worker after the SDK gave up.",
-                               ["model"])
+MODEL_CALLS = Counter(
+    "agentstream_model_calls_total",
+    "Messages API calls by model and outcome (ok or the error type).",
+    ["model", "outcome"],
+)
+MODEL_CALL_SECONDS = Histogram(
+    "agentstream_model_call_seconds",
+    "Duration of one model call, SDK retries included.",
+    ["model"],
+    buckets=LATENCY_BUCKETS_S,
+)
+SDK_RETRIES = Counter(
+    "agentstream_model_sdk_retries_total",
+    "Transport retries made by the anthropic SDK (HTTP attempts - 1).",
+    ["model"],
+)
+MODEL_WORKER_RETRIES = Counter(
+    "agentstream_model_overload_retries_total",
+    "Bounded re-tries by the model worker after the SDK gave up.",
+    ["model"],
+)
 
 # --- tokens and cost (orchestrator, from applied model results) ---
-TOKENS = Counter("agentstream_tokens_total", "Tokens by model and kind (input, output, "
-                 "cache_write, cache_read).", ["model", "kind"])
+TOKENS = Counter(
+    "agentstream_tokens_total",
+    "Tokens by model and kind (input, output, cache_write, cache_read).",
+    ["model", "kind"],
+)
 COST = Counter("agentstream_cost_usd_total", "Spend in USD by model.", ["model"])
 
 # --- Kafka (lag exporter) ---
-CONSUMER_LAG = Gauge("agentstream_consumer_lag_messages",
-                     "Messages not yet consumed by a group, per topic.", ["topic", "group"])
-TOPIC_MESSAGES = Gauge("agentstream_topic_messages",
-                       "End offset summed over partitions (messages ever written).", ["topic"])
+CONSUMER_LAG = Gauge(
+    "agentstream_consumer_lag_messages",
+    "Messages not yet consumed by a group, per topic.",
+    ["topic", "group"],
+)
+TOPIC_MESSAGES = Gauge(
+    "agentstream_topic_messages",
+    "End offset summed over partitions (messages ever written).",
+    ["topic"],
+)
+
 
 def serve(port: int | None) -> int | None:
     """Expose /metrics on `port` (0 = any free port); returns the bound port."""

@@ -28,10 +28,12 @@ class ModelPrice(BaseModel):
     cache_read_mtok: float
 
     def cost(self, usage: Usage) -> float:
-        return (usage.input_tokens * self.input_mtok
-                + usage.output_tokens * self.output_mtok
-                + usage.cache_creation_input_tokens * self.cache_write_mtok
-                + usage.cache_read_input_tokens * self.cache_read_mtok) / PER_MTOK
+        return (
+            usage.input_tokens * self.input_mtok
+            + usage.output_tokens * self.output_mtok
+            + usage.cache_creation_input_tokens * self.cache_write_mtok
+            + usage.cache_read_input_tokens * self.cache_read_mtok
+        ) / PER_MTOK
 
 
 class Pricing:
@@ -46,23 +48,33 @@ class Pricing:
         if not file.exists():
             return cls({})
         data = tomllib.loads(file.read_text())
-        return cls({name: ModelPrice.model_validate(v)
-                    for name, v in data.get("models", {}).items()})
+        return cls(
+            {name: ModelPrice.model_validate(v) for name, v in data.get("models", {}).items()}
+        )
 
     def cost_usd(self, model: str, usage: Usage) -> float:
         if model in self.overrides:
             return self.overrides[model].cost(usage)
-        return _catalogue_cost(model, usage.input_tokens, usage.output_tokens,
-                               usage.cache_creation_input_tokens, usage.cache_read_input_tokens)
+        return _catalogue_cost(
+            model,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_creation_input_tokens,
+            usage.cache_read_input_tokens,
+        )
 
 
 @lru_cache(maxsize=4096)
-def _catalogue_cost(model: str, input_tokens: int, output_tokens: int, cache_write: int,
-                    cache_read: int) -> float:
+def _catalogue_cost(
+    model: str, input_tokens: int, output_tokens: int, cache_write: int, cache_read: int
+) -> float:
     # genai-prices counts cached tokens inside input_tokens; Anthropic's usage does not.
-    usage = PriceUsage(input_tokens=input_tokens + cache_write + cache_read,
-                       output_tokens=output_tokens, cache_write_tokens=cache_write,
-                       cache_read_tokens=cache_read)
+    usage = PriceUsage(
+        input_tokens=input_tokens + cache_write + cache_read,
+        output_tokens=output_tokens,
+        cache_write_tokens=cache_write,
+        cache_read_tokens=cache_read,
+    )
     try:
         return float(calc_price(usage, model_ref=model, provider_id="anthropic").total_price)
     except LookupError:

@@ -36,18 +36,20 @@ async def _run_once(tool: ToolDef, args: object, ctx: CallContext, timeout_s: fl
     return text[:MAX_RESULT_CHARS]
 
 
-async def _run_with_retries(tool: ToolDef, call: ToolCall, args: object,
-                            attempts: list[int]) -> str:
+async def _run_with_retries(
+    tool: ToolDef, call: ToolCall, args: object, attempts: list[int]
+) -> str:
     """Run with stamina retrying RetryableToolError; `attempts[0]` counts tries made."""
     async for attempt in stamina.retry_context(
-        on=RetryableToolError, attempts=TOOL_RETRY_ATTEMPTS,
-        wait_initial=TOOL_RETRY_WAIT_INITIAL_S, wait_max=TOOL_RETRY_WAIT_MAX_S,
+        on=RetryableToolError,
+        attempts=TOOL_RETRY_ATTEMPTS,
+        wait_initial=TOOL_RETRY_WAIT_INITIAL_S,
+        wait_max=TOOL_RETRY_WAIT_MAX_S,
         timeout=max(call.deadline_at - time.time(), 0.001),
     ):
         with attempt:
             attempts[0] += 1
-            ctx = CallContext(call.tool_use_id, call.conversation_id, call.deadline_at,
-                              attempts[0])
+            ctx = CallContext(call.tool_use_id, call.conversation_id, call.deadline_at, attempts[0])
             remaining = call.deadline_at - time.time()
             if remaining <= 0:
                 raise TimeoutError(f"deadline passed before attempt {attempts[0]}")
@@ -61,33 +63,56 @@ async def execute(tool: ToolDef, call: ToolCall, worker: str) -> ToolResult | No
     if started >= call.deadline_at:
         return None
 
-    def result(content: str, *, is_error: bool = False, fatal: bool = False,
-               error_type: str | None = None, attempts: int = 1) -> ToolResult:
+    def result(
+        content: str,
+        *,
+        is_error: bool = False,
+        fatal: bool = False,
+        error_type: str | None = None,
+        attempts: int = 1,
+    ) -> ToolResult:
         return ToolResult(
-            conversation_id=call.conversation_id, tool_use_id=call.tool_use_id, tool=call.tool,
-            content=content, is_error=is_error, fatal=fatal, error_type=error_type,
-            attempts=attempts, duration_s=time.time() - started,
-            dispatched_at=call.dispatched_at, worker=worker)
+            conversation_id=call.conversation_id,
+            tool_use_id=call.tool_use_id,
+            tool=call.tool,
+            content=content,
+            is_error=is_error,
+            fatal=fatal,
+            error_type=error_type,
+            attempts=attempts,
+            duration_s=time.time() - started,
+            dispatched_at=call.dispatched_at,
+            worker=worker,
+        )
 
     try:
         args = tool.input_model.model_validate(call.input)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return result(f"Error: InvalidInput: {problems}", is_error=True,
-                      error_type="InvalidInput")
+        return result(f"Error: InvalidInput: {problems}", is_error=True, error_type="InvalidInput")
     attempts = [0]
     try:
         content = await _run_with_retries(tool, call, args, attempts)
     except FatalToolError as exc:
-        log.error("Tool %s hit a fatal %s on call %s; failing the request.",
-                  call.tool, type(exc).__name__, call.tool_use_id)
-        return result(f"Error: {type(exc).__name__}", is_error=True, fatal=True,
-                      error_type=type(exc).__name__, attempts=attempts[0])
+        log.error(
+            "Tool %s hit a fatal %s on call %s; failing the request.",
+            call.tool,
+            type(exc).__name__,
+            call.tool_use_id,
+        )
+        return result(
+            f"Error: {type(exc).__name__}",
+            is_error=True,
+            fatal=True,
+            error_type=type(exc).__name__,
+            attempts=attempts[0],
+        )
     except (ToolError, TimeoutError) as exc:
         kind = "InvalidInput" if isinstance(exc, InvalidToolInput) else type(exc).__name__
         return result(error_text(exc), is_error=True, error_type=kind, attempts=attempts[0])
     except Exception as exc:  # a tool bug: the model hears about it, the worker keeps going
         log.exception("Tool %s raised unexpectedly on call %s.", call.tool, call.tool_use_id)
-        return result(error_text(exc), is_error=True, error_type=type(exc).__name__,
-                      attempts=attempts[0])
+        return result(
+            error_text(exc), is_error=True, error_type=type(exc).__name__, attempts=attempts[0]
+        )
     return result(content, attempts=attempts[0])

@@ -47,8 +47,10 @@ def main(argv: list[str]) -> int:
         problems = description_problems(tool) if args.action == "lint" else []
         failures += bool(problems)
         mark = "FAIL" if problems else "ok"
-        print(f"{mark:4} {name:16} ~{tokens:4d} input tokens  "
-              f"(timeout {tool.timeout_s:g}s{', ordered' if tool.ordered else ''})")
+        print(
+            f"{mark:4} {name:16} ~{tokens:4d} input tokens  "
+            f"(timeout {tool.timeout_s:g}s{', ordered' if tool.ordered else ''})"
+        )
         for problem in problems:
             print(f"       - {problem}")
     print(f"all {len(tools)} definitions together: ~{total} input tokens per model call")

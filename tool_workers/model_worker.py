@@ -32,8 +32,7 @@ log = logging.getLogger(__name__)
 
 OVERLOAD_RETRY_ATTEMPTS = 2
 """Worker-level attempts on top of the SDK's retries, for overload/rate limits only."""
-RETRYABLE = (anthropic.RateLimitError, anthropic.InternalServerError,
-             anthropic.APIConnectionError)
+RETRYABLE = (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError)
 _attempts: contextvars.ContextVar[list[int]] = contextvars.ContextVar("http_attempts")
 
 
@@ -48,14 +47,19 @@ def make_client(settings: Settings) -> anthropic.AsyncAnthropic:
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else "local"
     http_client = anthropic.DefaultAsyncHttpxClient(event_hooks={"request": [_count_attempt]})
     return anthropic.AsyncAnthropic(
-        api_key=key, base_url=settings.effective_base_url, max_retries=settings.model_sdk_max_retries,
-        timeout=settings.model_timeout_s, http_client=http_client)
+        api_key=key,
+        base_url=settings.effective_base_url,
+        max_retries=settings.model_sdk_max_retries,
+        timeout=settings.model_timeout_s,
+        http_client=http_client,
+    )
 
 
 def _error(exc: Exception) -> ErrorInfo:
     message = getattr(exc, "message", None) or str(exc)
-    return ErrorInfo(type=type(exc).__name__, message=message[:500],
-                     retryable=isinstance(exc, RETRYABLE))
+    return ErrorInfo(
+        type=type(exc).__name__, message=message[:500], retryable=isinstance(exc, RETRYABLE)
+    )
 
 
 class ModelCaller:
@@ -79,11 +83,18 @@ class ModelCaller:
         _attempts.set(counter)
         model = str(call.params.get("model", self._settings.model))
         tries = 0
-        base: dict[str, Any] = {"conversation_id": call.conversation_id, "call_id": call.call_id,
-                                "model": model, "worker": self._me}
+        base: dict[str, Any] = {
+            "conversation_id": call.conversation_id,
+            "call_id": call.call_id,
+            "model": model,
+            "worker": self._me,
+        }
         try:
             async for attempt in stamina.retry_context(
-                on=RETRYABLE, attempts=OVERLOAD_RETRY_ATTEMPTS, wait_initial=0.2, wait_max=1.0,
+                on=RETRYABLE,
+                attempts=OVERLOAD_RETRY_ATTEMPTS,
+                wait_initial=0.2,
+                wait_max=1.0,
                 timeout=max(call.deadline_at - time.time(), 0.1),
             ):
                 with attempt:
@@ -91,13 +102,22 @@ class ModelCaller:
                     message = await self._create(call.params, call.deadline_at)
         except anthropic.APIError as exc:
             log.warning("Model call %s failed: %s.", call.call_id, type(exc).__name__)
-            return ModelResult(**base, error=_error(exc), http_attempts=counter[0],
-                               duration_s=time.time() - started), tries - 1
+            return ModelResult(
+                **base,
+                error=_error(exc),
+                http_attempts=counter[0],
+                duration_s=time.time() - started,
+            ), tries - 1
         usage = Usage.model_validate(message.usage.model_dump())
         content = [block.model_dump(mode="json", exclude_none=True) for block in message.content]
-        return ModelResult(**{**base, "model": message.model or model}, content=content,
-                           stop_reason=message.stop_reason, usage=usage,
-                           http_attempts=counter[0], duration_s=time.time() - started), tries - 1
+        return ModelResult(
+            **{**base, "model": message.model or model},
+            content=content,
+            stop_reason=message.stop_reason,
+            usage=usage,
+            http_attempts=counter[0],
+            duration_s=time.time() - started,
+        ), tries - 1
 
 
 def make_handler(settings: Settings, caller: ModelCaller):
@@ -119,17 +139,27 @@ def make_handler(settings: Settings, caller: ModelCaller):
 
 async def serve(settings: Settings, concurrency: int) -> None:
     topics = Topics(settings.topic_prefix)
-    await ensure_topics(settings.kafka_bootstrap_servers,
-                        [topics.model_calls, topics.agent_steps, topics.dead_letters])
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [topics.model_calls, topics.agent_steps, topics.dead_letters],
+    )
     me = worker_id()
     caller = ModelCaller(settings, make_client(settings), me)
     consumer = CallConsumer(
-        bootstrap=settings.kafka_bootstrap_servers, topic=topics.model_calls.name,
-        group=topics.model_group, handler=make_handler(settings, caller),
-        concurrency=concurrency, dead_letter_topic=topics.dead_letters.name)
+        bootstrap=settings.kafka_bootstrap_servers,
+        topic=topics.model_calls.name,
+        group=topics.model_group,
+        handler=make_handler(settings, caller),
+        concurrency=concurrency,
+        dead_letter_topic=topics.dead_letters.name,
+    )
     where = "local model server" if settings.uses_local_model else "Anthropic API"
-    await run_until_signalled(consumer, lambda: log.info(
-        "Model worker %s calls the %s with concurrency %d.", me, where, concurrency))
+    await run_until_signalled(
+        consumer,
+        lambda: log.info(
+            "Model worker %s calls the %s with concurrency %d.", me, where, concurrency
+        ),
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -44,8 +44,13 @@ class ToolDef:
     def spec(self) -> ToolSpec:
         schema = self.input_model.model_json_schema()
         schema.pop("title", None)
-        return ToolSpec(name=self.name, description=self.description, input_schema=schema,
-                        timeout_s=self.timeout_s, ordered=self.ordered)
+        return ToolSpec(
+            name=self.name,
+            description=self.description,
+            input_schema=schema,
+            timeout_s=self.timeout_s,
+            ordered=self.ordered,
+        )
 
 
 TOOLS: dict[str, ToolDef] = {}
@@ -68,8 +73,9 @@ def tool(
         tool_name = name or fn.__name__
         if tool_name in TOOLS and TOOLS[tool_name].fn is not fn:
             raise ValueError(f"tool {tool_name!r} is already registered")
-        TOOLS[tool_name] = ToolDef(tool_name, description.strip(), input_model, fn,
-                                   timeout_s, ordered)
+        TOOLS[tool_name] = ToolDef(
+            tool_name, description.strip(), input_model, fn, timeout_s, ordered
+        )
         return fn
 
     return register

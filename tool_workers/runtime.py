@@ -49,8 +49,12 @@ class BadMessage(ValueError):
 def make_producer(bootstrap: str) -> AIOKafkaProducer:
     """The platform's producer: idempotent, no linger, zstd batches, large messages allowed."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=0,
-        compression_type=COMPRESSION, max_request_size=MAX_MESSAGE_BYTES,
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=0,
+        compression_type=COMPRESSION,
+        max_request_size=MAX_MESSAGE_BYTES,
     )
 
 
@@ -69,8 +73,16 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 class CallConsumer:
     """Consume one topic as one consumer group member, running up to `concurrency` calls."""
 
-    def __init__(self, *, bootstrap: str, topic: str, group: str, handler: Handler,
-                 concurrency: int, dead_letter_topic: str) -> None:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topic: str,
+        group: str,
+        handler: Handler,
+        concurrency: int,
+        dead_letter_topic: str,
+    ) -> None:
         self.topic, self.group = topic, group
         self._handler = handler
         self._concurrency = max(1, concurrency)
@@ -79,10 +91,15 @@ class CallConsumer:
         self.offsets = ContiguousOffsets()
         self._tasks: set[asyncio.Task[None]] = set()
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-            auto_offset_reset="earliest", fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-            max_partition_fetch_bytes=MAX_MESSAGE_BYTES, session_timeout_ms=10_000,
-            heartbeat_interval_ms=1_000, max_poll_interval_ms=300_000,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+            max_poll_interval_ms=300_000,
         )
         self.producer = make_producer(bootstrap)
 
@@ -123,8 +140,11 @@ class CallConsumer:
         if room <= 0:
             self.consumer.pause(*assigned)
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({*self._tasks, stopper}, timeout=FULL_POOL_WAIT_S,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {*self._tasks, stopper},
+                timeout=FULL_POOL_WAIT_S,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             stopper.cancel()
             await self.consumer.getmany(timeout_ms=0)  # keeps the poll interval alive
             return
@@ -146,21 +166,28 @@ class CallConsumer:
             log.exception("Handler failed on %s[%d]@%d.", tp.topic, tp.partition, record.offset)
             outgoing = [self._dead_letter(record, f"handler error: {type(exc).__name__}")]
         try:
-            sends = [await self.producer.send(o.topic, o.value, key=encode_key(o.key))
-                     for o in outgoing]
+            sends = [
+                await self.producer.send(o.topic, o.value, key=encode_key(o.key)) for o in outgoing
+            ]
             await asyncio.gather(*sends)
         except Exception:
-            log.exception("Publishing results for %s@%d failed; it will be redelivered.",
-                          tp, record.offset)
+            log.exception(
+                "Publishing results for %s@%d failed; it will be redelivered.", tp, record.offset
+            )
             return  # not marked finished: the commit point stays below it
         self.offsets.finished(tp, record.offset)
 
     def _dead_letter(self, record: ConsumerRecord, reason: str) -> Outgoing:
         raw = record.value or b""
         letter = DeadLetter(
-            source_topic=record.topic, partition=record.partition, offset=record.offset,
-            key=record.key.decode(errors="replace") if record.key else None, reason=reason,
-            payload=raw[:100_000].decode(errors="replace"), at=time.time())
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key.decode(errors="replace") if record.key else None,
+            reason=reason,
+            payload=raw[:100_000].decode(errors="replace"),
+            at=time.time(),
+        )
         return Outgoing(self._dlq, letter.source_topic, encode(letter))
 
 
@@ -175,8 +202,9 @@ async def run_until_signalled(consumer: CallConsumer, started: Callable[[], None
             loop.add_signal_handler(sig, stop.set)
     ready = asyncio.Event()
     runner = asyncio.create_task(consumer.run(stop, ready))
-    await asyncio.wait({runner, asyncio.ensure_future(ready.wait())},
-                       return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        {runner, asyncio.ensure_future(ready.wait())}, return_when=asyncio.FIRST_COMPLETED
+    )
     if ready.is_set():
         started()
     await runner

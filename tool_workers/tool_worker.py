@@ -39,8 +39,9 @@ async def publish_spec(settings: Settings, tool: ToolDef) -> None:
     producer = make_producer(settings.kafka_bootstrap_servers)
     await producer.start()
     try:
-        await producer.send_and_wait(topics.tool_registry.name, encode(tool.spec()),
-                                     key=encode_key(tool.name))
+        await producer.send_and_wait(
+            topics.tool_registry.name, encode(tool.spec()), key=encode_key(tool.name)
+        )
     finally:
         await producer.stop()
 
@@ -68,25 +69,43 @@ def make_handler(settings: Settings, tool: ToolDef, me: str):
 
 async def serve(settings: Settings, tool: ToolDef, concurrency: int) -> None:
     topics = Topics(settings.topic_prefix)
-    await ensure_topics(settings.kafka_bootstrap_servers, [
-        topics.tool_calls(tool.name), topics.tool_registry, topics.agent_steps,
-        topics.dead_letters])
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        [
+            topics.tool_calls(tool.name),
+            topics.tool_registry,
+            topics.agent_steps,
+            topics.dead_letters,
+        ],
+    )
     await publish_spec(settings, tool)
     me = worker_id()
     consumer = CallConsumer(
-        bootstrap=settings.kafka_bootstrap_servers, topic=topics.tool_calls(tool.name).name,
-        group=topics.tool_group(tool.name), handler=make_handler(settings, tool, me),
-        concurrency=concurrency, dead_letter_topic=topics.dead_letters.name)
-    await run_until_signalled(consumer, lambda: log.info(
-        "Worker %s serves tool %s with concurrency %d.", me, tool.name, concurrency))
+        bootstrap=settings.kafka_bootstrap_servers,
+        topic=topics.tool_calls(tool.name).name,
+        group=topics.tool_group(tool.name),
+        handler=make_handler(settings, tool, me),
+        concurrency=concurrency,
+        dead_letter_topic=topics.dead_letters.name,
+    )
+    await run_until_signalled(
+        consumer,
+        lambda: log.info(
+            "Worker %s serves tool %s with concurrency %d.", me, tool.name, concurrency
+        ),
+    )
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="agentstream worker")
     parser.add_argument("--tool", required=True)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--module", action="append", default=[],
-                        help="extra module(s) that register tools with @tool")
+    parser.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        help="extra module(s) that register tools with @tool",
+    )
     parser.add_argument("--metrics-port", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -18,10 +20,9 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
         if not wanted:
             return []
         new = [NewTopic(s.name, s.partitions, 1, topic_configs=s.config) for s in wanted]
-        try:
+        # Another process may win the race; the topics exist either way.
+        with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(new)
-        except TopicAlreadyExistsError:
-            pass  # another process won the race; the topics exist either way
         return [s.name for s in wanted]
     finally:
         await admin.close()

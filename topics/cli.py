@@ -13,8 +13,9 @@ from topics.names import Topics
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="agentstream topics")
     parser.add_argument("action", choices=["create", "list"])
-    parser.add_argument("--tool", action="append", default=[],
-                        help="also create tool.<NAME>.calls (repeatable)")
+    parser.add_argument(
+        "--tool", action="append", default=[], help="also create tool.<NAME>.calls (repeatable)"
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     specs = platform_topics(Topics(settings.topic_prefix), args.tool)
@@ -23,6 +24,8 @@ def main(argv: list[str]) -> int:
             print(f"{spec.name}\tpartitions={spec.partitions}\t{spec.config}")
         return 0
     created = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, specs))
-    print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else
-                                               " (all existed)"))
+    print(
+        f"created {len(created)} topics"
+        + (f": {', '.join(created)}" if created else " (all existed)")
+    )
     return 0

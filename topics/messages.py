@@ -22,7 +22,12 @@ Status = Literal[
     "invalid_request",
 ]
 StopReason = Literal[
-    "end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal",
+    "end_turn",
+    "tool_use",
+    "max_tokens",
+    "stop_sequence",
+    "pause_turn",
+    "refusal",
     "model_context_window_exceeded",
 ]
 
@@ -69,8 +74,12 @@ class Usage(BaseModel):
 
     @property
     def total(self) -> int:
-        return (self.input_tokens + self.output_tokens + self.cache_creation_input_tokens
-                + self.cache_read_input_tokens)
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+        )
 
 
 class AgentRequest(Message):
@@ -117,8 +126,11 @@ class ToolSpec(Message):
 
     def definition(self) -> dict[str, Any]:
         """The tool as the Messages API wants it."""
-        return {"name": self.name, "description": self.description,
-                "input_schema": self.input_schema}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "input_schema": self.input_schema,
+        }
 
 
 class ModelCall(Message):
@@ -212,8 +224,14 @@ class AgentResponse(Message):
 
 
 EventType = Literal[
-    "request_accepted", "model_call_started", "model_call_finished", "tool_dispatched",
-    "tool_finished", "tool_timed_out", "tool_refused", "conversation_finished",
+    "request_accepted",
+    "model_call_started",
+    "model_call_finished",
+    "tool_dispatched",
+    "tool_finished",
+    "tool_timed_out",
+    "tool_refused",
+    "conversation_finished",
 ]
 
 

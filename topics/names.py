@@ -79,6 +79,11 @@ class Topics:
     def core(self) -> list[TopicSpec]:
         """Every topic that exists independently of which tools are deployed."""
         return [
-            self.agent_requests, self.agent_steps, self.agent_responses, self.agent_events,
-            self.model_calls, self.tool_registry, self.dead_letters,
+            self.agent_requests,
+            self.agent_steps,
+            self.agent_responses,
+            self.agent_events,
+            self.model_calls,
+            self.tool_registry,
+            self.dead_letters,
         ]

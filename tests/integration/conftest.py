@@ -20,8 +20,7 @@ from topics.messages import AgentRequest, ToolSpec
 from topics.names import Topics
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = {"sleep": 2, "calculator": 1, "clock": 1, "stall": 1, "flaky": 1, "vault": 1,
-         "ledger": 1}
+TOOLS = {"sleep": 2, "calculator": 1, "clock": 1, "stall": 1, "flaky": 1, "vault": 1, "ledger": 1}
 
 
 async def _probe(settings: Settings) -> None:
@@ -29,8 +28,9 @@ async def _probe(settings: Settings) -> None:
     client = AgentClient(settings)
     await client.start()
     try:
-        request = AgentRequest(conversation_id=f"probe-{uuid.uuid4().hex[:8]}",
-                               prompt="[scenario:stop-end-turn] hello")
+        request = AgentRequest(
+            conversation_id=f"probe-{uuid.uuid4().hex[:8]}", prompt="[scenario:stop-end-turn] hello"
+        )
         await client.submit(request)
         async for _ in client.follow({request.conversation_id}, timeout_s=120):
             pass
@@ -39,9 +39,11 @@ async def _probe(settings: Settings) -> None:
 
 
 UNATTENDED = ToolSpec(
-    name="unattended", timeout_s=1.0,
+    name="unattended",
+    timeout_s=1.0,
     input_schema={"type": "object", "properties": {}},
-    description="Do the unattended thing.\nUse when asked for unattended.\nDo not use otherwise.")
+    description="Do the unattended thing.\nUse when asked for unattended.\nDo not use otherwise.",
+)
 
 
 async def _register_unattended(bootstrap: str, prefix: str) -> None:
@@ -51,8 +53,9 @@ async def _register_unattended(bootstrap: str, prefix: str) -> None:
     producer = make_producer(bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(topics.tool_registry.name, encode(UNATTENDED),
-                                     key=encode_key(UNATTENDED.name))
+        await producer.send_and_wait(
+            topics.tool_registry.name, encode(UNATTENDED), key=encode_key(UNATTENDED.name)
+        )
     finally:
         await producer.stop()
 
@@ -61,9 +64,12 @@ async def _register_unattended(bootstrap: str, prefix: str) -> None:
 def stack(kafka: KafkaUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     prefix = f"it{uuid.uuid4().hex[:8]}."
     config = StackConfig(
-        bootstrap=kafka.bootstrap_servers, prefix=prefix,
-        log_dir=tmp_path_factory.mktemp("stack-logs"), tools=TOOLS,
-        modules=["tests.support.test_tools"], scenario_dirs=[ROOT / "tests" / "scenarios"],
+        bootstrap=kafka.bootstrap_servers,
+        prefix=prefix,
+        log_dir=tmp_path_factory.mktemp("stack-logs"),
+        tools=TOOLS,
+        modules=["tests.support.test_tools"],
+        scenario_dirs=[ROOT / "tests" / "scenarios"],
         env={"PYTHONPATH": str(ROOT), "AGENTSTREAM_ORCHESTRATOR_APP_ID": f"orch-{prefix}"},
     )
     running = Stack(config)
@@ -82,8 +88,9 @@ def stack(kafka: KafkaUnderTest, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def settings_for(stack: Stack) -> Settings:
-    return Settings(kafka_bootstrap_servers=stack.config.bootstrap,
-                    topic_prefix=stack.config.prefix)
+    return Settings(
+        kafka_bootstrap_servers=stack.config.bootstrap, topic_prefix=stack.config.prefix
+    )
 
 
 @pytest.fixture

@@ -22,10 +22,12 @@ app = faust.App(
     broker_commit_interval=0.2,
     stream_wait_empty=True,
 )
-events = app.topic(os.environ["COUNTER_IN"], key_serializer="raw", value_serializer="raw",
-                   partitions=4)
-counts_out = app.topic(os.environ["COUNTER_OUT"], key_serializer="raw", value_serializer="raw",
-                       partitions=1)
+events = app.topic(
+    os.environ["COUNTER_IN"], key_serializer="raw", value_serializer="raw", partitions=4
+)
+counts_out = app.topic(
+    os.environ["COUNTER_OUT"], key_serializer="raw", value_serializer="raw", partitions=1
+)
 counts = app.Table("counts", default=int, partitions=4, key_type=bytes)
 
 
@@ -41,4 +43,4 @@ async def count(stream: faust.StreamT) -> None:
 async def mark_ready() -> None:
     """Tell the test once recovery is over and stream positions are settled (after seek)."""
     await app.tables.recovery.completed.wait()
-    Path(os.environ["COUNTER_READY_FILE"]).write_text("ready")
+    Path(os.environ["COUNTER_READY_FILE"]).write_text("ready")  # noqa: ASYNC240 - tiny, once

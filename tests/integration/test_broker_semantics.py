@@ -103,6 +103,7 @@ async def test_committed_offsets_resume_after_restart(kafka: KafkaUnderTest, uni
     await consumer.start()
     taken = []
     try:
+
         async def six_taken() -> bool:
             batch = await consumer.getmany(tp, timeout_ms=100, max_records=6 - len(taken))
             taken.extend(batch.get(tp, []))
@@ -117,6 +118,7 @@ async def test_committed_offsets_resume_after_restart(kafka: KafkaUnderTest, uni
     await restarted.start()
     rest = []
     try:
+
         async def rest_taken() -> bool:
             batch = await restarted.getmany(tp, timeout_ms=100)
             rest.extend(batch.get(tp, []))
@@ -156,6 +158,7 @@ async def test_idempotent_producer_writes_each_record_once_in_order(
     await consumer.start()
     got: dict[bytes, list[int]] = {b"k0": [], b"k1": []}
     try:
+
         async def all_read() -> bool:
             for records in (await consumer.getmany(timeout_ms=100)).values():
                 for r in records:

@@ -29,8 +29,17 @@ async def _start_worker(kafka: KafkaUnderTest, unique: str, log: Path) -> int:
         "COUNTER_IN": f"{unique}.events",
         "COUNTER_OUT": f"{unique}.counts",
     }
-    argv = [sys.executable, "-m", "faust", "-A", "tests.integration.faust_counter_app",
-            "worker", "-l", "info", "--without-web"]
+    argv = [
+        sys.executable,
+        "-m",
+        "faust",
+        "-A",
+        "tests.integration.faust_counter_app",
+        "worker",
+        "-l",
+        "info",
+        "--without-web",
+    ]
     pid = spawn(argv, log, env=env).pid
     # faust-streaming 0.15.3 resumes stream partitions before seeking them to the committed
     # offsets (tables/recovery.py, on_recovery_completed), so an event arriving in between
@@ -55,8 +64,12 @@ async def test_table_values_survive_a_worker_restart(
 ) -> None:
     await create_topic(kafka.bootstrap_servers, f"{unique}.events", 4)
     await create_topic(kafka.bootstrap_servers, f"{unique}.counts", 1)
-    reader = AIOKafkaConsumer(f"{unique}.counts", bootstrap_servers=kafka.bootstrap_servers,
-                              auto_offset_reset="earliest", fetch_max_wait_ms=50)
+    reader = AIOKafkaConsumer(
+        f"{unique}.counts",
+        bootstrap_servers=kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+    )
     await reader.start()
     latest: dict[str, int] = {}
     outputs = 0
@@ -84,8 +97,9 @@ async def test_table_values_survive_a_worker_restart(
         # processed event is committed, otherwise at-least-once delivery recounts some.
         async def all_committed() -> bool:
             group = f"{unique}-counter"
-            return await committed_total(kafka.bootstrap_servers, group,
-                                         f"{unique}.events") == len(first_batch)
+            return await committed_total(kafka.bootstrap_servers, group, f"{unique}.events") == len(
+                first_batch
+            )
 
         await wait_until(all_committed, 30, "the worker to commit all 35 offsets")
     finally:

@@ -14,10 +14,15 @@ from topics.messages import AgentEvent, AgentRequest, AgentResponse
 pytestmark = pytest.mark.integration
 
 
-async def run(client: AgentClient, prompt: str, timeout_s: float = 60, **fields: Any
-              ) -> tuple[AgentResponse, list[AgentEvent]]:
-    request = AgentRequest(conversation_id=f"c-{uuid.uuid4().hex[:12]}", prompt=prompt,
-                           return_transcript=True, **fields)
+async def run(
+    client: AgentClient, prompt: str, timeout_s: float = 60, **fields: Any
+) -> tuple[AgentResponse, list[AgentEvent]]:
+    request = AgentRequest(
+        conversation_id=f"c-{uuid.uuid4().hex[:12]}",
+        prompt=prompt,
+        return_transcript=True,
+        **fields,
+    )
     await client.submit(request)
     events: list[AgentEvent] = []
     async for message in client.follow({request.conversation_id}, timeout_s):
@@ -29,9 +34,13 @@ async def run(client: AgentClient, prompt: str, timeout_s: float = 60, **fields:
 
 def tool_results(response: AgentResponse) -> list[dict[str, Any]]:
     assert response.transcript is not None
-    return [block for message in response.transcript if message["role"] == "user"
-            and isinstance(message["content"], list) for block in message["content"]
-            if block.get("type") == "tool_result"]
+    return [
+        block
+        for message in response.transcript
+        if message["role"] == "user" and isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "tool_result"
+    ]
 
 
 async def test_a_turn_of_five_tools_runs_in_parallel(client: AgentClient) -> None:
@@ -55,16 +64,20 @@ async def test_two_workers_of_one_tool_share_the_load(client: AgentClient) -> No
     assert len(workers) == 2, workers
 
 
-@pytest.mark.parametrize(("scenario", "status", "stop_reason"), [
-    ("stop-end-turn", "completed", "end_turn"),
-    ("stop-max-tokens", "max_tokens", "max_tokens"),
-    ("stop-stop-sequence", "stop_sequence", "stop_sequence"),
-    ("stop-refusal", "refusal", "refusal"),
-    ("stop-context-window", "model_context_window_exceeded", "model_context_window_exceeded"),
-    ("pause-then-end", "completed", "end_turn"),
-])
-async def test_every_stop_reason_is_handled(client: AgentClient, scenario: str, status: str,
-                                            stop_reason: str) -> None:
+@pytest.mark.parametrize(
+    ("scenario", "status", "stop_reason"),
+    [
+        ("stop-end-turn", "completed", "end_turn"),
+        ("stop-max-tokens", "max_tokens", "max_tokens"),
+        ("stop-stop-sequence", "stop_sequence", "stop_sequence"),
+        ("stop-refusal", "refusal", "refusal"),
+        ("stop-context-window", "model_context_window_exceeded", "model_context_window_exceeded"),
+        ("pause-then-end", "completed", "end_turn"),
+    ],
+)
+async def test_every_stop_reason_is_handled(
+    client: AgentClient, scenario: str, status: str, stop_reason: str
+) -> None:
     response, _ = await run(client, f"[scenario:{scenario}] go", tools=["calculator"])
     assert (response.status, response.stop_reason) == (status, stop_reason)
     assert response.iterations == (2 if scenario == "pause-then-end" else 1)
@@ -122,16 +135,21 @@ async def test_a_fatal_tool_error_fails_the_request(client: AgentClient) -> None
 
 async def test_ordered_tools_run_one_after_another_in_order(client: AgentClient) -> None:
     response, _ = await run(client, "[scenario:ledger-three] go", tools=["ledger"])
-    spans = [re.match(r"entry=(\d+) start=([\d.]+) end=([\d.]+)", r["content"])
-             for r in tool_results(response)]
+    spans = [
+        re.match(r"entry=(\d+) start=([\d.]+) end=([\d.]+)", r["content"])
+        for r in tool_results(response)
+    ]
     assert [int(m.group(1)) for m in spans if m] == [1, 2, 3]
     times = [(float(m.group(2)), float(m.group(3))) for m in spans if m]
     assert all(times[i][1] <= times[i + 1][0] for i in range(2)), times
 
 
 async def test_structured_output_returns_a_validated_object(client: AgentClient) -> None:
-    schema = {"type": "object", "required": ["city", "population"],
-              "properties": {"city": {"type": "string"}, "population": {"type": "integer"}}}
+    schema = {
+        "type": "object",
+        "required": ["city", "population"],
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+    }
     response, _ = await run(client, "Paris has 2100000 people", output_schema=schema)
     assert response.status == "completed"
     assert isinstance(response.output, dict)
@@ -142,8 +160,9 @@ async def test_final_turn_none_forces_a_text_answer(client: AgentClient) -> None
     prompt = "[scenario:always-tool-use] compute 1+1"
     capped, _ = await run(client, prompt, tools=["calculator"], max_iterations=2)
     assert capped.status == "max_iterations" and capped.iterations == 2
-    answered, _ = await run(client, prompt, tools=["calculator"], max_iterations=2,
-                            final_turn_none=True)
+    answered, _ = await run(
+        client, prompt, tools=["calculator"], max_iterations=2, final_turn_none=True
+    )
     assert answered.status == "completed" and answered.iterations == 2
     assert answered.text
 

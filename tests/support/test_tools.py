@@ -23,37 +23,58 @@ class Nothing(BaseModel):
     pass
 
 
-@tool(Seconds, timeout_s=1.0, description=(
-    "Stall for the given seconds, longer than its own one-second deadline.\n"
-    "Use when asked to stall.\n"
-    "Do not use for anything else."))
+@tool(
+    Seconds,
+    timeout_s=1.0,
+    description=(
+        "Stall for the given seconds, longer than its own one-second deadline.\n"
+        "Use when asked to stall.\n"
+        "Do not use for anything else."
+    ),
+)
 async def stall(args: Seconds, ctx: CallContext) -> str:
     await asyncio.sleep(args.seconds)
     return "finished stalling"
 
 
-@tool(Nothing, timeout_s=5.0, description=(
-    "Return ok, failing transiently on the first two attempts of each call.\n"
-    "Use when asked for a flaky thing.\n"
-    "Do not use for anything else."))
+@tool(
+    Nothing,
+    timeout_s=5.0,
+    description=(
+        "Return ok, failing transiently on the first two attempts of each call.\n"
+        "Use when asked for a flaky thing.\n"
+        "Do not use for anything else."
+    ),
+)
 def flaky(args: Nothing, ctx: CallContext) -> str:
     if ctx.attempt < 3:
         raise RetryableToolError(f"upstream 503 on attempt {ctx.attempt}")
     return f"ok on attempt {ctx.attempt}"
 
 
-@tool(Nothing, timeout_s=5.0, description=(
-    "Read a secret from the vault, which always rejects our credentials.\n"
-    "Use when asked to open the vault.\n"
-    "Do not use for anything else."))
+@tool(
+    Nothing,
+    timeout_s=5.0,
+    description=(
+        "Read a secret from the vault, which always rejects our credentials.\n"
+        "Use when asked to open the vault.\n"
+        "Do not use for anything else."
+    ),
+)
 def vault(args: Nothing, ctx: CallContext) -> str:
     raise FatalToolError("vault credentials rejected")
 
 
-@tool(Entry, timeout_s=5.0, ordered=True, description=(
-    "Append an entry to the ledger; entries must be written in order.\n"
-    "Use when asked to record a ledger entry.\n"
-    "Do not use for reading the ledger."))
+@tool(
+    Entry,
+    timeout_s=5.0,
+    ordered=True,
+    description=(
+        "Append an entry to the ledger; entries must be written in order.\n"
+        "Use when asked to record a ledger entry.\n"
+        "Do not use for reading the ledger."
+    ),
+)
 async def ledger(args: Entry, ctx: CallContext) -> str:
     started = time.time()
     await asyncio.sleep(0.2)

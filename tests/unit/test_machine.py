@@ -25,17 +25,20 @@ NUMBER_SCHEMA = {"type": "object", "properties": {"x": {"type": "number"}}, "req
 REGISTRY = {
     "calc": ToolSpec(name="calc", description="d", input_schema=NUMBER_SCHEMA, timeout_s=5),
     "slow": ToolSpec(name="slow", description="d", input_schema=NUMBER_SCHEMA, timeout_s=1),
-    "write": ToolSpec(name="write", description="d", input_schema=NUMBER_SCHEMA, timeout_s=5,
-                      ordered=True),
+    "write": ToolSpec(
+        name="write", description="d", input_schema=NUMBER_SCHEMA, timeout_s=5, ordered=True
+    ),
     "secret": ToolSpec(name="secret", description="d", input_schema=NUMBER_SCHEMA, timeout_s=5),
 }
-DEFAULTS = Defaults(model="m", max_iterations=4, max_tool_calls_per_turn=3,
-                    conversation_timeout_s=100)
+DEFAULTS = Defaults(
+    model="m", max_iterations=4, max_tool_calls_per_turn=3, conversation_timeout_s=100
+)
 
 
 def ctx(now: float = 1000.0) -> Context:
-    return Context(now=now, defaults=DEFAULTS, registry=REGISTRY,
-                   price=lambda _m, u: u.input_tokens * 1e-6)
+    return Context(
+        now=now, defaults=DEFAULTS, registry=REGISTRY, price=lambda _m, u: u.input_tokens * 1e-6
+    )
 
 
 def request(**kw: Any) -> AgentRequest:
@@ -47,15 +50,28 @@ def tool_use(*calls: tuple[str, str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"type": "tool_use", "id": i, "name": n, "input": inp} for i, n, inp in calls]
 
 
-def model_result(state: ConversationState, content: list[dict[str, Any]], stop: str,
-                 **kw: Any) -> ModelResult:
-    return ModelResult(conversation_id="c1", call_id=state.model_call_id or "?", model="m",
-                       content=content, stop_reason=stop, usage=Usage(input_tokens=10), **kw)
+def model_result(
+    state: ConversationState, content: list[dict[str, Any]], stop: str, **kw: Any
+) -> ModelResult:
+    return ModelResult(
+        conversation_id="c1",
+        call_id=state.model_call_id or "?",
+        model="m",
+        content=content,
+        stop_reason=stop,
+        usage=Usage(input_tokens=10),
+        **kw,
+    )
 
 
 def tool_result(tool_use_id: str, tool: str = "calc", **kw: Any) -> ToolResult:
-    return ToolResult(conversation_id="c1", tool_use_id=tool_use_id, tool=tool,
-                      content=kw.pop("content", "42"), **kw)
+    return ToolResult(
+        conversation_id="c1",
+        tool_use_id=tool_use_id,
+        tool=tool,
+        content=kw.pop("content", "42"),
+        **kw,
+    )
 
 
 def sent(t: Transition, kind: type) -> list[Any]:
@@ -115,8 +131,13 @@ def test_parallel_fan_out_and_results_in_model_order() -> None:
 
 def test_every_tool_use_gets_exactly_one_result_including_refusals() -> None:
     state = started(tools=["calc"], max_tool_calls_per_turn=4)
-    blocks = tool_use(("a", "calc", {"x": 1}), ("b", "calc", {"x": "no"}),
-                      ("c", "secret", {"x": 1}), ("d", "ghost", {}), ("e", "calc", {"x": 5}))
+    blocks = tool_use(
+        ("a", "calc", {"x": 1}),
+        ("b", "calc", {"x": "no"}),
+        ("c", "secret", {"x": 1}),
+        ("d", "ghost", {}),
+        ("e", "calc", {"x": 5}),
+    )
     t = step(state, model_result(state, blocks, "tool_use"), ctx())
     assert [c.tool_use_id for c in sent(t, ToolCall)] == ["a"]
     outcomes = {o.labels.get("outcome") for o in t.observations if o.name == "tool_call"}
@@ -133,8 +154,11 @@ def test_every_tool_use_gets_exactly_one_result_including_refusals() -> None:
 
 def test_timeout_becomes_is_error_and_late_result_is_dropped() -> None:
     state = started()
-    t = step(state, model_result(state, tool_use(("a", "slow", {"x": 1}),
-                                                 ("b", "calc", {"x": 1})), "tool_use"), ctx())
+    t = step(
+        state,
+        model_result(state, tool_use(("a", "slow", {"x": 1}), ("b", "calc", {"x": 1})), "tool_use"),
+        ctx(),
+    )
     t = step(t.state, tool_result("b"), ctx(1000.5))
     assert not sent(t, ModelCall)
     t = step(t.state, Tick(conversation_id="c1", at=1001.0), ctx(1001.0))
@@ -148,15 +172,19 @@ def test_timeout_becomes_is_error_and_late_result_is_dropped() -> None:
 
 def test_duplicate_result_is_not_applied_twice() -> None:
     state = started()
-    t = step(state, model_result(state, tool_use(("a", "calc", {"x": 1}),
-                                                 ("b", "calc", {"x": 2})), "tool_use"), ctx())
+    t = step(
+        state,
+        model_result(state, tool_use(("a", "calc", {"x": 1}), ("b", "calc", {"x": 2})), "tool_use"),
+        ctx(),
+    )
     t = step(t.state, tool_result("a"), ctx())
     t2 = step(t.state, tool_result("a"), ctx())
     assert t2.emits == [] and t2.observations[0].labels["outcome"] == "duplicate"
 
 
-@pytest.mark.parametrize("reason", ["max_tokens", "refusal", "stop_sequence",
-                                    "model_context_window_exceeded"])
+@pytest.mark.parametrize(
+    "reason", ["max_tokens", "refusal", "stop_sequence", "model_context_window_exceeded"]
+)
 def test_terminal_stop_reasons_finish_with_that_status(reason: str) -> None:
     state = started()
     t = step(state, model_result(state, [{"type": "text", "text": "x"}], reason), ctx())
@@ -168,8 +196,7 @@ def test_end_turn_completes_and_pause_turn_continues() -> None:
     t = step(state, model_result(state, [{"type": "text", "text": "wait"}], "pause_turn"), ctx())
     (again,) = sent(t, ModelCall)
     assert again.params["messages"][-1]["role"] == "assistant"
-    t = step(t.state, model_result(t.state, [{"type": "text", "text": "done"}], "end_turn"),
-             ctx())
+    t = step(t.state, model_result(t.state, [{"type": "text", "text": "done"}], "end_turn"), ctx())
     assert response(t).status == "completed" and response(t).text == "done"
     assert response(t).iterations == 2
 
@@ -177,8 +204,9 @@ def test_end_turn_completes_and_pause_turn_continues() -> None:
 def test_max_iterations_and_final_turn_none() -> None:
     state = started(final_turn_none=True)
     for i in range(3):
-        t = step(state, model_result(state, tool_use((f"id{i}", "calc", {"x": i})), "tool_use"),
-                 ctx())
+        t = step(
+            state, model_result(state, tool_use((f"id{i}", "calc", {"x": i})), "tool_use"), ctx()
+        )
         t = step(t.state, tool_result(f"id{i}"), ctx())
         state = t.state
     (last_call,) = sent(t, ModelCall)
@@ -208,26 +236,34 @@ def test_disable_parallel_tool_use_serialises_everything() -> None:
 
 
 def test_structured_output_forced_and_validated() -> None:
-    schema = {"type": "object", "properties": {"total": {"type": "number"}},
-              "required": ["total"]}
+    schema = {"type": "object", "properties": {"total": {"type": "number"}}, "required": ["total"]}
     t = step(None, request(tools=[], output_schema=schema), ctx())
     (call,) = sent(t, ModelCall)
     assert call.params["tool_choice"] == {"type": "tool", "name": OUTPUT_TOOL}
     state = t.state
-    bad = step(state, model_result(state, tool_use(("o1", OUTPUT_TOOL, {"total": "x"})),
-                                   "tool_use"), ctx())
+    bad = step(
+        state, model_result(state, tool_use(("o1", OUTPUT_TOOL, {"total": "x"})), "tool_use"), ctx()
+    )
     (retry,) = sent(bad, ModelCall)
     assert retry.params["messages"][-1]["content"][0]["is_error"] is True
-    good = step(bad.state, model_result(bad.state, tool_use(("o2", OUTPUT_TOOL, {"total": 3})),
-                                        "tool_use"), ctx())
+    good = step(
+        bad.state,
+        model_result(bad.state, tool_use(("o2", OUTPUT_TOOL, {"total": 3})), "tool_use"),
+        ctx(),
+    )
     assert response(good).status == "completed" and response(good).output == {"total": 3}
 
 
 def test_fatal_tool_error_fails_without_telling_the_model() -> None:
     state = started()
     t = step(state, model_result(state, tool_use(("a", "calc", {"x": 1})), "tool_use"), ctx())
-    t = step(t.state, tool_result("a", is_error=True, fatal=True, error_type="AuthError",
-                                  content="Error: AuthError: bad"), ctx())
+    t = step(
+        t.state,
+        tool_result(
+            "a", is_error=True, fatal=True, error_type="AuthError", content="Error: AuthError: bad"
+        ),
+        ctx(),
+    )
     assert response(t).status == "failed" and "AuthError" in (response(t).error or "")
     assert not sent(t, ModelCall)
 
@@ -241,9 +277,13 @@ def test_conversation_deadline_ends_with_timed_out() -> None:
 def test_model_error_fails_and_usage_costs_add_up() -> None:
     state = started()
     t = step(state, model_result(state, [{"type": "text", "text": "a"}], "pause_turn"), ctx())
-    result = ModelResult(conversation_id="c1", call_id=t.state.model_call_id, model="m",
-                         usage=Usage(input_tokens=5),
-                         error={"type": "BadRequestError", "message": "nope"})
+    result = ModelResult(
+        conversation_id="c1",
+        call_id=t.state.model_call_id,
+        model="m",
+        usage=Usage(input_tokens=5),
+        error={"type": "BadRequestError", "message": "nope"},
+    )
     t = step(t.state, result, ctx())
     assert response(t).status == "failed" and response(t).usage.input_tokens == 15
     assert response(t).cost_usd == pytest.approx(15e-6)

@@ -12,8 +12,12 @@ from tool_workers.errors import InvalidToolInput
 from tool_workers.registry import CallContext, tool
 
 _BINARY: dict[type, Any] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
 _UNARY: dict[type, Any] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
@@ -21,8 +25,9 @@ MAX_EXPONENT = 1000
 
 
 class CalculatorInput(BaseModel):
-    expression: str = Field(description="Arithmetic expression, e.g. '(2 + 3) * 4 / 7'.",
-                            min_length=1, max_length=500)
+    expression: str = Field(
+        description="Arithmetic expression, e.g. '(2 + 3) * 4 / 7'.", min_length=1, max_length=500
+    )
 
 
 def evaluate(expression: str) -> float | int:
@@ -47,7 +52,9 @@ def _eval(node: ast.AST) -> float | int:
             raise InvalidToolInput("division by zero") from exc
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_eval(node.operand))
-    raise InvalidToolInput(f"unsupported element {ast.dump(node)[:60]}; use numbers and + - * / % ^")
+    raise InvalidToolInput(
+        f"unsupported element {ast.dump(node)[:60]}; use numbers and + - * / % ^"
+    )
 
 
 @tool(

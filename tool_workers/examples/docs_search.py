@@ -54,7 +54,9 @@ class DocsIndex:
         with self._lock:
             return self._db.execute(
                 "SELECT title, snippet(docs, 1, '[', ']', ' … ', 24) FROM docs "
-                "WHERE docs MATCH ? ORDER BY rank LIMIT ?", (match, MAX_HITS)).fetchall()
+                "WHERE docs MATCH ? ORDER BY rank LIMIT ?",
+                (match, MAX_HITS),
+            ).fetchall()
 
 
 _index: DocsIndex | None = None

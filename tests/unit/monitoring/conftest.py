@@ -48,8 +48,10 @@ def alert_rules() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def dashboards() -> dict[str, dict[str, Any]]:
-    return {name: json.loads((DASHBOARDS / name).read_text(encoding="utf-8"))
-            for name in DASHBOARD_FILES}
+    return {
+        name: json.loads((DASHBOARDS / name).read_text(encoding="utf-8"))
+        for name in DASHBOARD_FILES
+    }
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +59,8 @@ def promtool() -> str:
     """The promtool binary; its absence is a failure, not a skip."""
     path = shutil.which("promtool")
     if path is None:
-        pytest.fail("promtool is not on PATH: run scripts/install-prometheus.sh "
-                    "(as root on Debian/Ubuntu) to install Prometheus and promtool")
+        pytest.fail(
+            "promtool is not on PATH: run scripts/install-prometheus.sh "
+            "(as root on Debian/Ubuntu) to install Prometheus and promtool"
+        )
     return path

@@ -8,8 +8,7 @@ from typing import Any
 
 METRIC_TOKEN = re.compile(r"\bagentstream_[a-z0-9_]+")
 # Grafana's variables, replaced by values of the right kind so promtool can parse the query.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h",
-                     "$tool": ".*"}
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h", "$tool": ".*"}
 
 
 def metric_tokens(expr: str) -> set[str]:

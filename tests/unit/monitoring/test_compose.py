@@ -14,8 +14,17 @@ from tests.unit.monitoring.conftest import DOCKERFILE
 
 TOOLS = ("calculator", "clock", "search_docs", "sleep")
 TOOL_SERVICES = {f"tool-{tool.replace('_', '-')}": tool for tool in TOOLS}
-EXPECTED_SERVICES = {"kafka", "topics", "orchestrator", "model-worker", "model-server",
-                     "lag-exporter", "prometheus", "grafana", *TOOL_SERVICES}
+EXPECTED_SERVICES = {
+    "kafka",
+    "topics",
+    "orchestrator",
+    "model-worker",
+    "model-server",
+    "lag-exporter",
+    "prometheus",
+    "grafana",
+    *TOOL_SERVICES,
+}
 # Project services that serve no /metrics: a one-shot job and the model server.
 WITHOUT_METRICS = {"topics", "model-server"}
 
@@ -26,8 +35,11 @@ def _services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _project_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Services that run the agentstream image built from this repository."""
-    return {name: service for name, service in _services(compose).items()
-            if "build" in service or str(service.get("image", "")).startswith("agentstream:")}
+    return {
+        name: service
+        for name, service in _services(compose).items()
+        if "build" in service or str(service.get("image", "")).startswith("agentstream:")
+    }
 
 
 def _option(command: list[str], flag: str) -> str | None:
@@ -102,7 +114,8 @@ def test_commands_name_existing_subcommands(compose: dict[str, Any]) -> None:
         command = service["command"]
         assert isinstance(command, list) and command, f"{name}: command must be a list"
         assert command[0] in COMMANDS, (
-            f"{name}: `agentstream {command[0]}` is not a subcommand ({sorted(COMMANDS)})")
+            f"{name}: `agentstream {command[0]}` is not a subcommand ({sorted(COMMANDS)})"
+        )
 
 
 def test_metrics_port_is_an_option_of_the_subcommand(compose: dict[str, Any]) -> None:
@@ -118,11 +131,13 @@ def test_metrics_port_is_an_option_of_the_subcommand(compose: dict[str, Any]) ->
         source = Path(spec.origin).read_text(encoding="utf-8")
         assert '"--metrics-port"' in source, f"{COMMANDS[subcommand]} takes no --metrics-port"
         assert _option(service["command"], "--metrics-port") is not None, (
-            f"{name}: no --metrics-port")
+            f"{name}: no --metrics-port"
+        )
 
 
 def test_scrape_targets_are_compose_services_on_their_metrics_ports(
-        compose: dict[str, Any], prometheus_config: dict[str, Any]) -> None:
+    compose: dict[str, Any], prometheus_config: dict[str, Any]
+) -> None:
     ports = _metrics_ports(compose)
     assert set(ports) == set(_project_services(compose)) - WITHOUT_METRICS
     scraped: dict[str, int] = {}
@@ -131,17 +146,20 @@ def test_scrape_targets_are_compose_services_on_their_metrics_ports(
             assert host in _services(compose), f"job {job}: {host} is no compose service"
             assert ports.get(host) == port, (
                 f"job {job}: scrapes {host}:{port}, the service serves --metrics-port "
-                f"{ports.get(host)}")
+                f"{ports.get(host)}"
+            )
             scraped[host] = port
     assert scraped == ports, f"services not scraped: {sorted(set(ports) - set(scraped))}"
 
 
-def test_prometheus_config_basics(compose: dict[str, Any],
-                                  prometheus_config: dict[str, Any]) -> None:
+def test_prometheus_config_basics(
+    compose: dict[str, Any], prometheus_config: dict[str, Any]
+) -> None:
     assert prometheus_config["global"]["scrape_interval"] == "5s"
     assert prometheus_config["rule_files"] == ["alerts.yml"]
-    mounts = dict(v.split(":")[:2] for v in _services(compose)["prometheus"]["volumes"]
-                  if v.startswith("./"))
+    mounts = dict(
+        v.split(":")[:2] for v in _services(compose)["prometheus"]["volumes"] if v.startswith("./")
+    )
     config_target = mounts["./monitoring/prometheus.yml"]
     alerts_target = mounts["./monitoring/alerts.yml"]
     # rule_files are resolved relative to the config file's directory.
@@ -159,8 +177,9 @@ def test_tool_workers_run_every_tool_with_replicas(compose: dict[str, Any]) -> N
         assert int(service["deploy"]["replicas"]) >= 2, name
     created = services["topics"]["command"]
     assert created[:2] == ["topics", "create"]
-    assert sorted(a for i, a in enumerate(created) if i and created[i - 1] == "--tool") == \
-        sorted(TOOLS)
+    assert sorted(a for i, a in enumerate(created) if i and created[i - 1] == "--tool") == sorted(
+        TOOLS
+    )
 
 
 def test_startup_order(compose: dict[str, Any]) -> None:
@@ -180,12 +199,14 @@ def test_model_server_is_reachable_from_the_workers(compose: dict[str, Any]) -> 
     port = _option(command, "--port")
     env = services["model-worker"]["environment"]
     assert env["AGENTSTREAM_ANTHROPIC_BASE_URL"] == (
-        f"${{AGENTSTREAM_ANTHROPIC_BASE_URL:-http://model-server:{port}}}")
+        f"${{AGENTSTREAM_ANTHROPIC_BASE_URL:-http://model-server:{port}}}"
+    )
     # Passed through only when set, so an unset key keeps the local-model default.
     assert "ANTHROPIC_API_KEY" in env and env["ANTHROPIC_API_KEY"] is None
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-    assert "PLAINTEXT://kafka:9092" in services["kafka"]["environment"][
-        "KAFKA_ADVERTISED_LISTENERS"]
+    assert (
+        "PLAINTEXT://kafka:9092" in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    )
 
 
 def test_grafana_and_prometheus_mount_the_monitoring_assets(compose: dict[str, Any]) -> None:

@@ -74,7 +74,8 @@ def test_panel_ids_are_unique(name: str, dashboards: dict[str, dict[str, Any]]) 
 
 @pytest.mark.parametrize("name", DASHBOARD_FILES)
 def test_panels_have_title_position_and_queries(
-        name: str, dashboards: dict[str, dict[str, Any]], datasource_uid: str) -> None:
+    name: str, dashboards: dict[str, dict[str, Any]], datasource_uid: str
+) -> None:
     for panel in panels(dashboards[name]):
         where = f"{name} panel {panel['id']}"
         assert panel.get("title"), f"{where}: no title"
@@ -103,35 +104,49 @@ def test_panels_do_not_overlap(name: str, dashboards: dict[str, dict[str, Any]])
         for x in range(grid["x"], grid["x"] + grid["w"]):
             for y in range(grid["y"], grid["y"] + grid["h"]):
                 assert (x, y) not in cells, (
-                    f"{name}: panel {panel['id']} overlaps panel {cells[(x, y)]}")
+                    f"{name}: panel {panel['id']} overlaps panel {cells[(x, y)]}"
+                )
                 cells[(x, y)] = panel["id"]
 
 
 @pytest.mark.parametrize("name", DASHBOARD_FILES)
 def test_variables_use_the_provisioned_datasource(
-        name: str, dashboards: dict[str, dict[str, Any]], datasource_uid: str) -> None:
+    name: str, dashboards: dict[str, dict[str, Any]], datasource_uid: str
+) -> None:
     for variable in dashboards[name].get("templating", {}).get("list", []):
         if variable.get("type") == "query":
             assert variable["datasource"]["uid"] == datasource_uid, variable["name"]
 
 
 def test_overview_shows_conversations_cost_and_tokens(
-        dashboards: dict[str, dict[str, Any]]) -> None:
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
     exprs = " ".join(expr for _, expr in dashboard_exprs(dashboards["overview.json"]))
-    for needle in ("agentstream_conversations_total", "by (status)", "by (stop_reason)",
-                   "agentstream_conversation_iterations_bucket", "agentstream_cost_usd_total",
-                   "agentstream_tokens_total", "agentstream_conversations_in_flight"):
+    for needle in (
+        "agentstream_conversations_total",
+        "by (status)",
+        "by (stop_reason)",
+        "agentstream_conversation_iterations_bucket",
+        "agentstream_cost_usd_total",
+        "agentstream_tokens_total",
+        "agentstream_conversations_in_flight",
+    ):
         assert needle in exprs, needle
 
 
 def test_tools_dashboard_shows_latency_retries_and_lag(
-        dashboards: dict[str, dict[str, Any]]) -> None:
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
     exprs = " ".join(expr for _, expr in dashboard_exprs(dashboards["tools.json"]))
-    for needle in ("histogram_quantile(0.5, sum by (le, tool) "
-                   "(rate(agentstream_tool_execution_seconds_bucket",
-                   "histogram_quantile(0.99, sum by (le, tool) "
-                   "(rate(agentstream_tool_execution_seconds_bucket",
-                   "agentstream_tool_dispatch_latency_seconds_bucket", 'outcome="timeout"',
-                   "agentstream_model_sdk_retries_total", "agentstream_tool_retries_total",
-                   "agentstream_model_recoveries_total", "agentstream_consumer_lag_messages"):
+    for needle in (
+        "histogram_quantile(0.5, sum by (le, tool) (rate(agentstream_tool_execution_seconds_bucket",
+        "histogram_quantile(0.99, sum by (le, tool) "
+        "(rate(agentstream_tool_execution_seconds_bucket",
+        "agentstream_tool_dispatch_latency_seconds_bucket",
+        'outcome="timeout"',
+        "agentstream_model_sdk_retries_total",
+        "agentstream_tool_retries_total",
+        "agentstream_model_recoveries_total",
+        "agentstream_consumer_lag_messages",
+    ):
         assert needle in exprs, needle

@@ -21,8 +21,9 @@ from tests.unit.monitoring.promql import dashboard_exprs, grafana_to_promql
 
 
 def _promtool(promtool: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([promtool, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [promtool, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def _assert_ok(result: subprocess.CompletedProcess[str]) -> None:
@@ -30,8 +31,9 @@ def _assert_ok(result: subprocess.CompletedProcess[str]) -> None:
 
 
 def test_install_script_is_valid_bash() -> None:
-    result = subprocess.run(["bash", "-n", str(INSTALL_SCRIPT)], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        ["bash", "-n", str(INSTALL_SCRIPT)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -65,8 +67,9 @@ def test_rule_unit_tests_cover_every_alert(alert_rules: list[dict[str, Any]]) ->
     assert (firing | quiet) - names == set(), "tests of alerts that do not exist"
 
 
-def test_dashboard_queries_parse(promtool: str, dashboards: dict[str, dict[str, Any]],
-                                 tmp_path: Path) -> None:
+def test_dashboard_queries_parse(
+    promtool: str, dashboards: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
     """Every panel query, with Grafana's variables filled in, is valid PromQL."""
     rules = []
     for name, dashboard in dashboards.items():
@@ -74,8 +77,9 @@ def test_dashboard_queries_parse(promtool: str, dashboards: dict[str, dict[str, 
             if expr.startswith("label_values("):
                 metric = expr.removeprefix("label_values(").split(",")[0].strip()
                 expr = metric
-            rules.append({"record": f"dashboard:{Path(name).stem}:q{i}",
-                          "expr": grafana_to_promql(expr)})
+            rules.append(
+                {"record": f"dashboard:{Path(name).stem}:q{i}", "expr": grafana_to_promql(expr)}
+            )
     assert len(rules) > 20
     path = tmp_path / "dashboard_queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
