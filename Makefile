@@ -22,6 +22,7 @@ lint: install
 
 test: install
 	bash scripts/install-test-tools.sh
+	bash scripts/install-prometheus.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

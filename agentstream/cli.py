@@ -15,6 +15,7 @@ commands:
   model-worker               run one member of the model-call worker pool
   model-server               run the local Messages API server (embedded default model)
   tools lint|list            check tool descriptions and report their token cost
+  lag-exporter               export consumer lag and topic sizes to Prometheus
   submit "PROMPT"            publish one request and stream its progress
   demo                       start everything locally, run a few conversations, stop
 """
@@ -27,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "model-worker": "tool_workers.model_worker",
     "model-server": "agentstream.model_server.cli",
     "tools": "tool_workers.lint",
+    "lag-exporter": "monitoring.lag_exporter",
     "submit": "agents.client",
     "demo": "agentstream.demo",
 }

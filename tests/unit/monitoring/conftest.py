@@ -54,9 +54,8 @@ def dashboards() -> dict[str, dict[str, Any]]:
     }
 
 
-@pytest.fixture(scope="session")
-def promtool() -> str:
-    """The promtool binary; its absence is a failure, not a skip."""
+def require_promtool() -> str:
+    """The promtool binary; its absence fails the calling test (never a skip)."""
     path = shutil.which("promtool")
     if path is None:
         pytest.fail(

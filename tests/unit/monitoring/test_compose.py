@@ -11,6 +11,7 @@ import pytest
 
 from agentstream.cli import COMMANDS
 from tests.unit.monitoring.conftest import DOCKERFILE
+from tool_workers.registry import load
 
 TOOLS = ("calculator", "clock", "search_docs", "sleep")
 TOOL_SERVICES = {f"tool-{tool.replace('_', '-')}": tool for tool in TOOLS}
@@ -169,6 +170,7 @@ def test_prometheus_config_basics(
 
 
 def test_tool_workers_run_every_tool_with_replicas(compose: dict[str, Any]) -> None:
+    assert set(TOOLS) == set(load([])), "a shipped tool without a worker service"
     services = _services(compose)
     for name, tool in TOOL_SERVICES.items():
         service = services[name]

@@ -16,13 +16,19 @@ from tests.unit.monitoring.conftest import (
     INSTALL_SCRIPT,
     PROMETHEUS_CONFIG,
     ROOT,
+    require_promtool,
 )
 from tests.unit.monitoring.promql import dashboard_exprs, grafana_to_promql
 
 
-def _promtool(promtool: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def _promtool(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [promtool, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        [require_promtool(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -37,19 +43,19 @@ def test_install_script_is_valid_bash() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_check_config(promtool: str) -> None:
-    result = _promtool(promtool, "check", "config", str(PROMETHEUS_CONFIG.relative_to(ROOT)))
+def test_check_config() -> None:
+    result = _promtool("check", "config", str(PROMETHEUS_CONFIG.relative_to(ROOT)))
     _assert_ok(result)
     assert "alerts.yml" in result.stdout + result.stderr  # the rule file was found and read
 
 
-def test_check_rules(promtool: str) -> None:
-    result = _promtool(promtool, "check", "rules", str(ALERTS.relative_to(ROOT)))
+def test_check_rules() -> None:
+    result = _promtool("check", "rules", str(ALERTS.relative_to(ROOT)))
     _assert_ok(result)
 
 
-def test_rule_unit_tests(promtool: str) -> None:
-    _assert_ok(_promtool(promtool, "test", "rules", str(ALERTS_TEST.relative_to(ROOT))))
+def test_rule_unit_tests() -> None:
+    _assert_ok(_promtool("test", "rules", str(ALERTS_TEST.relative_to(ROOT))))
 
 
 def test_rule_unit_tests_cover_every_alert(alert_rules: list[dict[str, Any]]) -> None:
@@ -67,9 +73,7 @@ def test_rule_unit_tests_cover_every_alert(alert_rules: list[dict[str, Any]]) ->
     assert (firing | quiet) - names == set(), "tests of alerts that do not exist"
 
 
-def test_dashboard_queries_parse(
-    promtool: str, dashboards: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
+def test_dashboard_queries_parse(dashboards: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     """Every panel query, with Grafana's variables filled in, is valid PromQL."""
     rules = []
     for name, dashboard in dashboards.items():
@@ -83,4 +87,4 @@ def test_dashboard_queries_parse(
     assert len(rules) > 20
     path = tmp_path / "dashboard_queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
-    _assert_ok(_promtool(promtool, "check", "rules", str(path), cwd=tmp_path))
+    _assert_ok(_promtool("check", "rules", str(path), cwd=tmp_path))
