@@ -36,8 +36,7 @@ def build_app(settings: Settings) -> faust.App:
     """The orchestrator app, configured on purpose rather than by Faust's defaults."""
     brokers = ";".join(f"kafka://{b}" for b in settings.kafka_bootstrap_servers.split(","))
     app = faust.App(
-        settings.orchestrator_app_id
-        + (f"-{settings.topic_prefix.strip('.')}" if settings.topic_prefix else ""),
+        settings.topic_prefix + settings.orchestrator_app_id,  # group and changelog names
         broker=brokers,
         store="memory://",  # recovered from the changelog topic on start
         topic_partitions=4,

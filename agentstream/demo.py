@@ -57,8 +57,11 @@ async def _wait_ready(settings: Settings) -> tuple[float, float]:
     await client.start()
     cost = 0.0
     try:
-        probe = AgentRequest(conversation_id=f"demo-ready-{uuid.uuid4().hex[:6]}",
-                             prompt="Reply with the single word: ready", max_tokens=16)
+        probe = AgentRequest(
+            conversation_id=f"demo-ready-{uuid.uuid4().hex[:6]}",
+            prompt="Reply with the single word: ready",
+            max_tokens=16,
+        )
         await client.submit(probe)
         async for message in client.follow({probe.conversation_id}, timeout_s=180):
             if isinstance(message, AgentResponse):
@@ -97,9 +100,11 @@ def _summary(tallies: dict[str, Tally], wall_s: float) -> bool:
         r = tally.response
         assert r is not None
         ok &= r.status == "completed"
-        print(f"  {cid}: {r.status} in {r.duration_s:.2f}s, {r.iterations} model calls, "
-              f"{r.tool_calls} tool calls (max {tally.max_parallel()} in parallel), "
-              f"{r.usage.input_tokens}+{r.usage.output_tokens} tokens, ${r.cost_usd:.6f}")
+        print(
+            f"  {cid}: {r.status} in {r.duration_s:.2f}s, {r.iterations} model calls, "
+            f"{r.tool_calls} tool calls (max {tally.max_parallel()} in parallel), "
+            f"{r.usage.input_tokens}+{r.usage.output_tokens} tokens, ${r.cost_usd:.6f}"
+        )
     total = sum(t.response.cost_usd for t in tallies.values() if t.response)
     print(f"  all {len(tallies)} conversations: {wall_s:.2f}s wall, ${total:.6f}")
     return ok
@@ -111,8 +116,10 @@ def _check_metrics(stack: Stack, tallies: dict[str, Tally], probe_cost: float) -
     metric_cost = scrape_sum(f"http://127.0.0.1:{port}/metrics", "agentstream_cost_usd_total")
     response_cost = probe_cost + sum(t.response.cost_usd for t in tallies.values() if t.response)
     same = round(metric_cost, 2) == round(response_cost, 2)
-    print(f"  metrics: agentstream_cost_usd_total ${metric_cost:.6f} vs responses "
-          f"${response_cost:.6f} (readiness probe included): {'match' if same else 'MISMATCH'}")
+    print(
+        f"  metrics: agentstream_cost_usd_total ${metric_cost:.6f} vs responses "
+        f"${response_cost:.6f} (readiness probe included): {'match' if same else 'MISMATCH'}"
+    )
     return same
 
 
@@ -120,7 +127,8 @@ def run(settings: Settings, keep_logs: Path) -> int:
     started_broker = None
     began = time.monotonic()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get(
-        "AGENTSTREAM_KAFKA_BOOTSTRAP_SERVERS")
+        "AGENTSTREAM_KAFKA_BOOTSTRAP_SERVERS"
+    )
     if not bootstrap:
         info = broker.start()
         started_broker = broker.DEFAULT_HOME
@@ -128,17 +136,24 @@ def run(settings: Settings, keep_logs: Path) -> int:
         print(f"Apache Kafka {info.version} (KRaft) on {bootstrap}, pid {info.pid}")
     settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
     model = "local model server" if settings.uses_local_model else f"Claude ({settings.model})"
-    stack = Stack(StackConfig(bootstrap=bootstrap, prefix=settings.topic_prefix,
-                              log_dir=keep_logs, tools=TOOLS,
-                              use_local_model=settings.uses_local_model))
+    stack = Stack(
+        StackConfig(
+            bootstrap=bootstrap,
+            prefix=settings.topic_prefix,
+            log_dir=keep_logs,
+            tools=TOOLS,
+            use_local_model=settings.uses_local_model,
+        )
+    )
     try:
         stack.start()
-        print(f"started {len(stack.processes)} processes against the {model}; "
-              f"logs in {keep_logs}")
+        print(f"started {len(stack.processes)} processes against the {model}; logs in {keep_logs}")
         asyncio.run(wait_for_tools(bootstrap, settings.topic_prefix, list(TOOLS), 120))
         ready_s, probe_cost = asyncio.run(_wait_ready(settings))
-        print(f"platform ready {time.monotonic() - began:.1f}s after start "
-              f"(first conversation {ready_s:.2f}s)\n")
+        print(
+            f"platform ready {time.monotonic() - began:.1f}s after start "
+            f"(first conversation {ready_s:.2f}s)\n"
+        )
         t0 = time.monotonic()
         tallies = asyncio.run(_converse(settings, list(TOOLS)))
         ok = _summary(tallies, time.monotonic() - t0)

@@ -35,15 +35,22 @@ class LagExporter:
 
     async def collect(self) -> None:
         """One pass: refresh both gauges for every topic and group under our prefix."""
-        topics = [t for t in await self._admin.list_topics()
-                  if t.startswith(self._prefix) and not t.startswith("__")]
+        topics = [
+            t
+            for t in await self._admin.list_topics()
+            if t.startswith(self._prefix) and not t.startswith("__")
+        ]
         described = await self._admin.describe_topics(topics)
-        tps = [TopicPartition(t["topic"], p["partition"]) for t in described
-               for p in t.get("partitions", [])]
+        tps = [
+            TopicPartition(t["topic"], p["partition"])
+            for t in described
+            for p in t.get("partitions", [])
+        ]
         ends = await self._offsets.end_offsets(tps) if tps else {}
         for topic in topics:
             metrics.TOPIC_MESSAGES.labels(topic).set(
-                sum(o for tp, o in ends.items() if tp.topic == topic))
+                sum(o for tp, o in ends.items() if tp.topic == topic)
+            )
         for group, _protocol in await self._admin.list_consumer_groups():
             if self._prefix and not group.startswith(self._prefix):
                 continue

@@ -70,7 +70,7 @@ def stack(kafka: KafkaUnderTest, tmp_path_factory: pytest.TempPathFactory) -> It
         tools=TOOLS,
         modules=["tests.support.test_tools"],
         scenario_dirs=[ROOT / "tests" / "scenarios"],
-        env={"PYTHONPATH": str(ROOT), "AGENTSTREAM_ORCHESTRATOR_APP_ID": f"orch-{prefix}"},
+        env={"PYTHONPATH": str(ROOT)},
     )
     running = Stack(config)
     try:

@@ -15,13 +15,15 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 
-async def _exchange(stack: Stack, payloads: list[bytes], reply_topic: str,
-                    expected: int) -> list[dict]:
+async def _exchange(
+    stack: Stack, payloads: list[bytes], reply_topic: str, expected: int
+) -> list[dict]:
     """Publish raw bytes without a key and collect `expected` JSON replies."""
     bootstrap = stack.config.bootstrap
     await create_topic(bootstrap, reply_topic, 1)
-    reader = AIOKafkaConsumer(reply_topic, bootstrap_servers=bootstrap,
-                              auto_offset_reset="earliest", fetch_max_wait_ms=50)
+    reader = AIOKafkaConsumer(
+        reply_topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=50
+    )
     await reader.start()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
@@ -61,8 +63,12 @@ async def test_an_unkeyed_json_request_gets_its_response_on_the_reply_topic(stac
 
 async def test_a_malformed_request_is_refused_with_a_reason(stack: Stack) -> None:
     reply_topic = f"{stack.config.prefix}replies.{uuid.uuid4().hex[:8]}"
-    bad = {"conversation_id": f"bad-{uuid.uuid4().hex[:8]}", "tools": ["calculator"],
-           "reply_topic": reply_topic, "max_iterations": 0}
+    bad = {
+        "conversation_id": f"bad-{uuid.uuid4().hex[:8]}",
+        "tools": ["calculator"],
+        "reply_topic": reply_topic,
+        "max_iterations": 0,
+    }
     (reply,) = await _exchange(stack, [json.dumps(bad).encode()], reply_topic, 1)
     assert reply["status"] == "invalid_request"
     assert "max_iterations" in reply["error"]
