@@ -20,7 +20,7 @@ from agents.client import AgentClient, describe
 from agentstream import broker
 from agentstream.settings import Settings, get_settings
 from agentstream.stack import Stack, StackConfig, wait_for_tools
-from monitoring.scrape import scrape_sum
+from monitoring.scrape import scrape
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
 
 TOOLS = {"calculator": 2, "clock": 2, "search_docs": 2, "sleep": 2}
@@ -30,6 +30,8 @@ PROMPTS = [
     "search docs for tool registry and search docs for dead letter topic",
 ]
 LOG_DIR = broker.CACHE_DIR / "demo-logs"
+FAULTS = ["--fault-rate", "0.2", "--fault-status", "529", "--seed", "7"]
+"""The local model answers one call in five with 529 overloaded: the SDK's retries show."""
 
 
 @dataclass
@@ -50,12 +52,12 @@ class Tally:
         return best
 
 
-async def _wait_ready(settings: Settings) -> tuple[float, float]:
-    """Run one tiny conversation so later timings exclude start-up; (seconds, its cost)."""
+async def _wait_ready(settings: Settings) -> tuple[float, AgentResponse | None]:
+    """Run one tiny conversation so later timings exclude start-up."""
     began = time.monotonic()
     client = AgentClient(settings)
     await client.start()
-    cost = 0.0
+    response = None
     try:
         probe = AgentRequest(
             conversation_id=f"demo-ready-{uuid.uuid4().hex[:6]}",
@@ -65,10 +67,10 @@ async def _wait_ready(settings: Settings) -> tuple[float, float]:
         await client.submit(probe)
         async for message in client.follow({probe.conversation_id}, timeout_s=180):
             if isinstance(message, AgentResponse):
-                cost = message.cost_usd
+                response = message
     finally:
         await client.stop()
-    return time.monotonic() - began, cost
+    return time.monotonic() - began, response
 
 
 async def _converse(settings: Settings, tools: list[str]) -> dict[str, Tally]:
@@ -110,17 +112,51 @@ def _summary(tallies: dict[str, Tally], wall_s: float) -> bool:
     return ok
 
 
-def _check_metrics(stack: Stack, tallies: dict[str, Tally], probe_cost: float) -> bool:
-    """The orchestrator's cost counter equals the responses' own costs, to the cent."""
-    port = stack.metrics_ports["orchestrator"]
-    metric_cost = scrape_sum(f"http://127.0.0.1:{port}/metrics", "agentstream_cost_usd_total")
-    response_cost = probe_cost + sum(t.response.cost_usd for t in tallies.values() if t.response)
-    same = round(metric_cost, 2) == round(response_cost, 2)
+def _check_metrics(stack: Stack, responses: list[AgentResponse]) -> bool:
+    """The metrics endpoints agree with the responses' own figures (cost to the cent)."""
+    ports = stack.metrics_ports
+
+    def total(name: str, prefix: str = "", **labels: str) -> float:
+        want = [f'{k}="{v}"' for k, v in labels.items()]
+        return sum(
+            value
+            for proc, port in ports.items()
+            if proc.startswith(prefix)
+            for key, value in scrape(f"http://127.0.0.1:{port}/metrics").items()
+            if key.split("{", 1)[0] == name and all(w in key for w in want)
+        )
+
+    figures = {
+        "cost_usd": (
+            total("agentstream_cost_usd_total", "orchestrator"),
+            sum(r.cost_usd for r in responses),
+        ),
+        "iterations": (
+            total("agentstream_conversation_iterations_sum", "orchestrator"),
+            sum(r.iterations for r in responses),
+        ),
+        "input_tokens": (
+            total("agentstream_tokens_total", "orchestrator", kind="input"),
+            sum(r.usage.input_tokens for r in responses),
+        ),
+        "output_tokens": (
+            total("agentstream_tokens_total", "orchestrator", kind="output"),
+            sum(r.usage.output_tokens for r in responses),
+        ),
+    }
+    ok = True
+    print("\nmetrics vs responses (readiness probe included)")
+    for name, (metric, own) in figures.items():
+        same = round(metric, 2) == round(own, 2)
+        ok &= same
+        print(f"  {name}: metrics {metric:g}, responses {own:g} -> {'match' if same else 'DIFF'}")
     print(
-        f"  metrics: agentstream_cost_usd_total ${metric_cost:.6f} vs responses "
-        f"${response_cost:.6f} (readiness probe included): {'match' if same else 'MISMATCH'}"
+        "retries per layer: "
+        f"SDK transport {total('agentstream_model_sdk_retries_total', 'model-worker'):g}, "
+        f"tool-side {total('agentstream_tool_retries_total', 'worker-'):g}, "
+        f"model-level {total('agentstream_model_recoveries_total', 'orchestrator'):g}"
     )
-    return same
+    return ok
 
 
 def run(settings: Settings, keep_logs: Path) -> int:
@@ -143,13 +179,14 @@ def run(settings: Settings, keep_logs: Path) -> int:
             log_dir=keep_logs,
             tools=TOOLS,
             use_local_model=settings.uses_local_model,
+            model_server_args=FAULTS,
         )
     )
     try:
         stack.start()
         print(f"started {len(stack.processes)} processes against the {model}; logs in {keep_logs}")
         asyncio.run(wait_for_tools(bootstrap, settings.topic_prefix, list(TOOLS), 120))
-        ready_s, probe_cost = asyncio.run(_wait_ready(settings))
+        ready_s, probe = asyncio.run(_wait_ready(settings))
         print(
             f"platform ready {time.monotonic() - began:.1f}s after start "
             f"(first conversation {ready_s:.2f}s)\n"
@@ -157,7 +194,8 @@ def run(settings: Settings, keep_logs: Path) -> int:
         t0 = time.monotonic()
         tallies = asyncio.run(_converse(settings, list(TOOLS)))
         ok = _summary(tallies, time.monotonic() - t0)
-        ok &= _check_metrics(stack, tallies, probe_cost)
+        responses = [t.response for t in tallies.values() if t.response]
+        ok &= _check_metrics(stack, [*responses, *([probe] if probe else [])])
         return 0 if ok else 1
     finally:
         stack.stop()

@@ -37,6 +37,7 @@ class StackConfig:
     worker_concurrency: int = 8
     env: dict[str, str] = field(default_factory=dict)
     metrics: bool = True
+    model_server_args: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -81,7 +82,9 @@ class Stack:
             port = free_port()
             self.model_url = f"http://127.0.0.1:{port}"
             dirs = [a for d in cfg.scenario_dirs for a in ("--scenario-dir", str(d))]
-            self._spawn("model-server", ["model-server", "--port", str(port), *dirs])
+            self._spawn(
+                "model-server", ["model-server", "--port", str(port), *dirs, *cfg.model_server_args]
+            )
         self._spawn("orchestrator", ["orchestrator"])
         for i in range(cfg.model_workers):
             self._spawn(f"model-worker-{i + 1}", ["model-worker"])
