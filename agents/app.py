@@ -29,14 +29,21 @@ from topics.names import MAX_MESSAGE_BYTES, Topics
 
 log = logging.getLogger(__name__)
 RESCAN_INTERVAL_S = 2.0
+STALL_CHECK_INTERVAL_S = 1.0
+STALL_AFTER_S = 10.0
 _partitioner = DefaultPartitioner()
+
+
+def app_id(settings: Settings) -> str:
+    """The Faust app id: also its consumer group and the prefix of its changelog topic."""
+    return settings.topic_prefix + settings.orchestrator_app_id
 
 
 def build_app(settings: Settings) -> faust.App:
     """The orchestrator app, configured on purpose rather than by Faust's defaults."""
     brokers = ";".join(f"kafka://{b}" for b in settings.kafka_bootstrap_servers.split(","))
     app = faust.App(
-        settings.topic_prefix + settings.orchestrator_app_id,  # group and changelog names
+        app_id(settings),
         broker=brokers,
         store="memory://",  # recovered from the changelog topic on start
         topic_partitions=4,
@@ -91,12 +98,15 @@ class Orchestrator:
         app.task(self.registry.run)
         app.timer(settings.timer_interval_s)(self._tick_due)
         app.timer(RESCAN_INTERVAL_S)(self._rescan)
+        app.timer(STALL_CHECK_INTERVAL_S)(self._watch_for_stall)
+        self._last_event_at = time.monotonic()
 
     # --- the agent ---------------------------------------------------------------------
 
     async def _orchestrate(self, stream: faust.StreamT) -> None:
         await self.registry.ready.wait()
         async for event in stream.events():
+            self._last_event_at = time.monotonic()
             message = event.message
             if message.topic == self.topics.agent_requests.name:
                 await self._on_request_message(message)
@@ -210,6 +220,35 @@ class Orchestrator:
         await self._send(str(reply_topic), conversation_id, encode(response))
 
     # --- timers ------------------------------------------------------------------------
+
+    async def _watch_for_stall(self) -> None:
+        """Report input partitions that hold unread records while the agent sits idle.
+
+        faust-streaming 0.15.3 can drop a record fetched while the flow is suspended
+        during a rebalance's recovery (upstream issue #596); the agent then idles with lag
+        until the process restarts. This makes that visible as a metric and an error log
+        so the process can be restarted; it does not change what is consumed.
+        """
+        if time.monotonic() - self._last_event_at < STALL_AFTER_S:
+            return
+        consumer = self.app.consumer
+        inputs = {self.topics.agent_requests.name, self.topics.agent_steps.name}
+        lagging = [
+            tp
+            for tp in consumer.assignment()
+            if tp.topic in inputs
+            and consumer.highwater(tp) > (consumer._committed_offset.get(tp) or 0)
+        ]
+        if not lagging or consumer.suspend_flow.is_set():
+            return
+        self._last_event_at = time.monotonic()
+        metrics.STALLS.inc()
+        log.error(
+            "Input partitions %s have unread records and nothing arrived for %.0fs; "
+            "restart this orchestrator to resume them.",
+            sorted(f"{tp.topic}[{tp.partition}]" for tp in lagging),
+            STALL_AFTER_S,
+        )
 
     async def _tick_due(self) -> None:
         now = time.time()

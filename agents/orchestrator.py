@@ -19,9 +19,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     settings = get_settings()
-    asyncio.run(
-        ensure_topics(settings.kafka_bootstrap_servers, Topics(settings.topic_prefix).core())
-    )
+    topics = Topics(settings.topic_prefix)
+    asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, topics.core()))
     metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
     app = build_app(settings)
     # faust's own CLI runs the worker; info level avoids its spinner and debug logging.

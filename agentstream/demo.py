@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -166,8 +168,9 @@ def run(settings: Settings, keep_logs: Path) -> int:
         "AGENTSTREAM_KAFKA_BOOTSTRAP_SERVERS"
     )
     if not bootstrap:
-        info = broker.start()
-        started_broker = broker.DEFAULT_HOME
+        # A broker of its own, with fresh storage: every demo run starts from nothing.
+        started_broker = Path(tempfile.mkdtemp(prefix="agentstream-demo-broker-"))
+        info = broker.start(started_broker)
         bootstrap = info.bootstrap_servers
         print(f"Apache Kafka {info.version} (KRaft) on {bootstrap}, pid {info.pid}")
     settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
@@ -201,6 +204,7 @@ def run(settings: Settings, keep_logs: Path) -> int:
         stack.stop()
         if started_broker is not None:
             broker.stop(started_broker)
+            shutil.rmtree(started_broker, ignore_errors=True)
         print("stopped every process the demo started")
 
 

@@ -103,6 +103,12 @@ class Stack:
                     ],
                 )
 
+    def restart(self, name: str) -> None:
+        """Stop one process by PID and start it again with the same arguments."""
+        old = self.processes.pop(name)
+        stop_pid(old.pid, expect_in_cmdline=MARKER)
+        self.processes[name] = spawn(list(old.argv), old.log_path, env=self.env())
+
     def dead(self) -> list[str]:
         """Names of processes that exited (they should all run until stopped)."""
         from agentstream.processes import is_alive

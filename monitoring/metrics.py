@@ -45,6 +45,10 @@ REKEYED = Counter(
     "agentstream_requests_rekeyed_total",
     "Requests re-published under their conversation id (unkeyed or misplaced).",
 )
+STALLS = Counter(
+    "agentstream_orchestrator_stalls_total",
+    "Times input partitions held unread records while the orchestrator idled.",
+)
 MODEL_RESULTS_DROPPED = Counter(
     "agentstream_model_results_dropped_total",
     "Model results not applied (late or duplicate).",
