@@ -190,15 +190,7 @@ class Orchestrator:
         log.warning(
             "Dead-lettering %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason
         )
-        letter = DeadLetter(
-            source_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key.decode(errors="replace") if message.key else None,
-            reason=reason,
-            payload=(message.value or b"")[:100_000].decode(errors="replace"),
-            at=time.time(),
-        )
+        letter = DeadLetter.of(message, reason, at=time.time())
         await self._send(self.topics.dead_letters.name, letter.source_topic, encode(letter))
 
     async def _reject_undecodable(self, raw: bytes | None, reason: str) -> None:

@@ -21,10 +21,10 @@ from aiolimiter import AsyncLimiter
 
 from agentstream.settings import Settings, get_settings
 from monitoring import metrics
-from tool_workers.runtime import BadMessage, CallConsumer, Outgoing, run_until_signalled
+from tool_workers.runtime import CallConsumer, Outgoing, decode_call, run_until_signalled
 from tool_workers.tool_worker import worker_id
 from topics.admin import ensure_topics
-from topics.codec import DecodeError, decode, encode
+from topics.codec import encode
 from topics.messages import ErrorInfo, ModelCall, ModelResult, Usage
 from topics.names import Topics
 
@@ -124,10 +124,7 @@ def make_handler(settings: Settings, caller: ModelCaller):
     steps = Topics(settings.topic_prefix).agent_steps.name
 
     async def handle(record: ConsumerRecord) -> list[Outgoing]:
-        try:
-            call = decode(record.value, ModelCall)
-        except DecodeError as exc:
-            raise BadMessage(str(exc)) from exc
+        call = decode_call(record, ModelCall)
         if time.time() >= call.deadline_at:
             return []  # the conversation already timed out; nobody waits for this answer
         result, overload_retries = await caller.call(call)

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.structs import ConsumerRecord
 
 from tool_workers.offsets import ContiguousOffsets
-from topics.codec import COMPRESSION, encode, encode_key
+from topics.codec import COMPRESSION, DecodeError, M, decode, encode, encode_key
 from topics.messages import DeadLetter
 from topics.names import MAX_MESSAGE_BYTES
 
@@ -178,17 +178,16 @@ class CallConsumer:
         self.offsets.finished(tp, record.offset)
 
     def _dead_letter(self, record: ConsumerRecord, reason: str) -> Outgoing:
-        raw = record.value or b""
-        letter = DeadLetter(
-            source_topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key.decode(errors="replace") if record.key else None,
-            reason=reason,
-            payload=raw[:100_000].decode(errors="replace"),
-            at=time.time(),
-        )
+        letter = DeadLetter.of(record, reason, at=time.time())
         return Outgoing(self._dlq, letter.source_topic, encode(letter))
+
+
+def decode_call(record: ConsumerRecord, model: type[M]) -> M:
+    """Decode a consumed call, turning a bad payload into a dead-letter reason."""
+    try:
+        return decode(record.value, model)
+    except DecodeError as exc:
+        raise BadMessage(str(exc)) from exc
 
 
 async def run_until_signalled(consumer: CallConsumer, started: Callable[[], None]) -> None:

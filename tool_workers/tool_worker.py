@@ -18,11 +18,12 @@ from tool_workers.runtime import (
     BadMessage,
     CallConsumer,
     Outgoing,
+    decode_call,
     make_producer,
     run_until_signalled,
 )
 from topics.admin import ensure_topics
-from topics.codec import DecodeError, decode, encode, encode_key
+from topics.codec import encode, encode_key
 from topics.messages import ToolCall
 from topics.names import Topics
 
@@ -51,10 +52,7 @@ def make_handler(settings: Settings, tool: ToolDef, me: str):
     steps = Topics(settings.topic_prefix).agent_steps.name
 
     async def handle(record: ConsumerRecord) -> list[Outgoing]:
-        try:
-            call = decode(record.value, ToolCall)
-        except DecodeError as exc:
-            raise BadMessage(str(exc)) from exc
+        call = decode_call(record, ToolCall)
         if call.tool != tool.name:
             raise BadMessage(f"call for tool {call.tool!r} on the {tool.name!r} topic")
         result = await execute(tool, call, me)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
+MAX_DEAD_LETTER_PAYLOAD = 100_000
 ConversationId = Annotated[str, Field(min_length=1, max_length=200)]
 
 Status = Literal[
@@ -259,3 +260,17 @@ class DeadLetter(Message):
     reason: str
     payload: str
     at: float
+
+    @classmethod
+    def of(cls, record: Any, reason: str, at: float) -> DeadLetter:
+        """From any consumed record with topic/partition/offset/key/value (bytes)."""
+        raw: bytes = record.value or b""
+        return cls(
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key.decode(errors="replace") if record.key else None,
+            reason=reason,
+            payload=raw[:MAX_DEAD_LETTER_PAYLOAD].decode(errors="replace"),
+            at=at,
+        )

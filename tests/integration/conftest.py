@@ -68,7 +68,7 @@ def stack(kafka: KafkaUnderTest, tmp_path_factory: pytest.TempPathFactory) -> It
         prefix=prefix,
         log_dir=tmp_path_factory.mktemp("stack-logs"),
         tools=TOOLS,
-        modules=["tests.support.test_tools"],
+        modules=["tests.support.fixture_tools"],
         scenario_dirs=[ROOT / "tests" / "scenarios"],
         env={"PYTHONPATH": str(ROOT)},
     )
