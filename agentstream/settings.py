@@ -46,7 +46,6 @@ class Settings(BaseSettings):
     max_tool_calls_per_turn: int = 8
 
     orchestrator_app_id: str = "agentstream-orchestrator"
-    orchestrator_web_port: int = 6066
     orchestrator_partitions: int = 4
     timer_interval_s: float = 0.1
 

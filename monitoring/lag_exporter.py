@@ -9,7 +9,8 @@ import logging
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from agentstream.settings import Settings, get_settings
+from agentstream.service import boot
+from agentstream.settings import Settings
 from monitoring import metrics
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--metrics-port", type=int, default=None)
     parser.add_argument("--interval", type=float, default=INTERVAL_S)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = get_settings()
-    metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
+    settings = boot(args.metrics_port)
     asyncio.run(serve(settings, args.interval))
     return 0

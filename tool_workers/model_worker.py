@@ -19,7 +19,8 @@ import stamina
 from aiokafka.structs import ConsumerRecord
 from aiolimiter import AsyncLimiter
 
-from agentstream.settings import Settings, get_settings
+from agentstream.service import boot
+from agentstream.settings import Settings
 from monitoring import metrics
 from tool_workers.runtime import CallConsumer, Outgoing, decode_call, run_until_signalled
 from tool_workers.tool_worker import worker_id
@@ -164,8 +165,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--metrics-port", type=int, default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = get_settings()
-    metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
+    settings = boot(args.metrics_port)
     asyncio.run(serve(settings, args.concurrency))
     return 0

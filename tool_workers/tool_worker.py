@@ -10,7 +10,8 @@ import socket
 
 from aiokafka.structs import ConsumerRecord
 
-from agentstream.settings import Settings, get_settings
+from agentstream.service import boot
+from agentstream.settings import Settings
 from monitoring import metrics
 from tool_workers.executor import execute
 from tool_workers.registry import ToolDef, load
@@ -106,11 +107,9 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--metrics-port", type=int, default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     tools = load(args.module)
     if args.tool not in tools:
         parser.error(f"unknown tool {args.tool!r}; known: {', '.join(sorted(tools))}")
-    settings = get_settings()
-    metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
+    settings = boot(args.metrics_port)
     asyncio.run(serve(settings, tools[args.tool], args.concurrency))
     return 0

@@ -225,13 +225,10 @@ class AgentResponse(Message):
 
 
 EventType = Literal[
-    "request_accepted",
     "model_call_started",
     "model_call_finished",
-    "tool_dispatched",
     "tool_finished",
     "tool_timed_out",
-    "tool_refused",
     "conversation_finished",
 ]
 
