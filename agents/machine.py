@@ -484,8 +484,6 @@ def _on_tool_result(t: Transition, result: ToolResult, ctx: Context) -> None:
     _resolve(call, result.content, is_error=result.is_error)
     t.observe("tool_call", tool=result.tool, outcome="error" if result.is_error else "ok")
     t.observe("tool_dispatch_latency", ctx.now - (call.dispatched_at or ctx.now), tool=result.tool)
-    if result.attempts > 1:
-        t.observe("tool_retries", float(result.attempts - 1), tool=result.tool)
     _dispatch_ready(t, ctx)
     t.event(
         ctx,
@@ -532,12 +530,10 @@ def _maybe_complete_turn(t: Transition, ctx: Context) -> None:
         return
     blocks = [c.result for c in state.calls if c.result is not None]
     state.messages.append({"role": "user", "content": blocks})
-    for call in state.calls:
-        state.resolved[call.tool_use_id] = "timeout" if call.timed_out else "done"
     state.errored_tools = sorted(
         {c.tool for c in state.calls if c.result and c.result.get("is_error")}
     )
-    state.calls = []
+    state.retire_calls()
     _start_model_call(t, ctx, detail="tool results sent")
 
 
@@ -582,12 +578,9 @@ def _finish(
         transcript=list(state.messages) if state.request.return_transcript else None,
     )
     state.status = status
-    for call in state.calls:
-        state.resolved[call.tool_use_id] = "timeout" if call.timed_out else "done"
-    state.calls, state.messages, state.model_call_id = [], [], None
+    state.retire_calls()
+    state.messages, state.model_call_id = [], None
     t.emit(Emit("responses", state.conversation_id, response, topic=state.request.reply_topic))
     t.event(ctx, "conversation_finished", detail=f"{status}" + (f": {error}" if error else ""))
     t.observe("conversation_finished", status=status, stop_reason=stop_reason or "none")
     t.observe("iterations", float(state.iteration))
-    if error and status == "failed":
-        t.observe("conversation_error", status=status)

@@ -53,6 +53,12 @@ class ConversationState(BaseModel):
     def spec(self, tool: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == tool), None)
 
+    def retire_calls(self) -> None:
+        """Forget the turn's calls, remembering how each ended (to classify late results)."""
+        for call in self.calls:
+            self.resolved[call.tool_use_id] = "timeout" if call.timed_out else "done"
+        self.calls = []
+
     def next_deadline(self) -> float | None:
         """The earliest moment a tick could change this conversation; None once finished."""
         if self.finished:

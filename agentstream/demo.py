@@ -22,7 +22,7 @@ from agents.client import AgentClient, describe
 from agentstream import broker
 from agentstream.settings import Settings, get_settings
 from agentstream.stack import Stack, StackConfig, wait_for_tools
-from monitoring.scrape import scrape
+from monitoring.scrape import scrape_sum
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
 
 TOOLS = {"calculator": 2, "clock": 2, "search_docs": 2, "sleep": 2}
@@ -119,13 +119,11 @@ def _check_metrics(stack: Stack, responses: list[AgentResponse]) -> bool:
     ports = stack.metrics_ports
 
     def total(name: str, prefix: str = "", **labels: str) -> float:
-        want = [f'{k}="{v}"' for k, v in labels.items()]
+        """Sum over every process whose name starts with `prefix`."""
         return sum(
-            value
+            scrape_sum(f"http://127.0.0.1:{port}/metrics", name, **labels)
             for proc, port in ports.items()
             if proc.startswith(prefix)
-            for key, value in scrape(f"http://127.0.0.1:{port}/metrics").items()
-            if key.split("{", 1)[0] == name and all(w in key for w in want)
         )
 
     figures = {

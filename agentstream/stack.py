@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentstream.broker import free_port
-from agentstream.processes import Spawned, spawn, stop_pid
+from agentstream.processes import Spawned, is_alive, spawn, stop_pid
 from topics.admin import ensure_topics, platform_topics
 from topics.names import Topics
 
@@ -111,8 +111,6 @@ class Stack:
 
     def dead(self) -> list[str]:
         """Names of processes that exited (they should all run until stopped)."""
-        from agentstream.processes import is_alive
-
         return [name for name, p in self.processes.items() if not is_alive(p.pid)]
 
     def stop(self) -> None:

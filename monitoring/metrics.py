@@ -195,8 +195,6 @@ def _record_one(name: str, labels: dict[str, str], value: float) -> None:
             DUPLICATE_REQUESTS.inc()
         case "model_result_dropped":
             MODEL_RESULTS_DROPPED.labels(labels["reason"]).inc()
-        case "tool_retries" | "conversation_error":
-            pass  # counted where they happen (worker) / logged by the orchestrator
         case _:
             log.warning("No metric for observation %r.", name)
 

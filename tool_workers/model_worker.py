@@ -22,8 +22,13 @@ from aiolimiter import AsyncLimiter
 from agentstream.service import boot
 from agentstream.settings import Settings
 from monitoring import metrics
-from tool_workers.runtime import CallConsumer, Outgoing, decode_call, run_until_signalled
-from tool_workers.tool_worker import worker_id
+from tool_workers.runtime import (
+    CallConsumer,
+    Outgoing,
+    decode_call,
+    run_until_signalled,
+    worker_id,
+)
 from topics.admin import ensure_topics
 from topics.codec import encode
 from topics.messages import ErrorInfo, ModelCall, ModelResult, Usage

@@ -35,11 +35,6 @@ class ContiguousOffsets:
         if part is not None:
             part.pending.discard(offset)
 
-    def in_flight(self, tp: TopicPartition | None = None) -> int:
-        if tp is not None:
-            return len(self._parts[tp].pending) if tp in self._parts else 0
-        return sum(len(p.pending) for p in self._parts.values())
-
     def committable(self, only: set[TopicPartition] | None = None) -> dict[TopicPartition, int]:
         """Offsets to commit now: only those that moved since the last `mark_committed`."""
         out: dict[TopicPartition, int] = {}

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +46,11 @@ Handler = Callable[[ConsumerRecord], Awaitable[list[Outgoing]]]
 
 class BadMessage(ValueError):
     """The input cannot be processed; it goes to the dead-letter topic with this reason."""
+
+
+def worker_id() -> str:
+    """host:pid, the name results and events give this worker process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def make_producer(bootstrap: str) -> AIOKafkaProducer:
@@ -83,11 +90,10 @@ class CallConsumer:
         concurrency: int,
         dead_letter_topic: str,
     ) -> None:
-        self.topic, self.group = topic, group
+        self.topic = topic
         self._handler = handler
         self._concurrency = max(1, concurrency)
         self._dlq = dead_letter_topic
-        self._bootstrap = bootstrap
         self.offsets = ContiguousOffsets()
         self._tasks: set[asyncio.Task[None]] = set()
         self.consumer = AIOKafkaConsumer(

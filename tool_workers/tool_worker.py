@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import socket
 
 from aiokafka.structs import ConsumerRecord
 
@@ -22,6 +20,7 @@ from tool_workers.runtime import (
     decode_call,
     make_producer,
     run_until_signalled,
+    worker_id,
 )
 from topics.admin import ensure_topics
 from topics.codec import encode, encode_key
@@ -29,10 +28,6 @@ from topics.messages import ToolCall
 from topics.names import Topics
 
 log = logging.getLogger(__name__)
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 async def publish_spec(settings: Settings, tool: ToolDef) -> None:
