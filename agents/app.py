@@ -17,15 +17,25 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from agents.deadlines import DeadlineIndex
 from agents.limits import Defaults
-from agents.machine import Context, Emit, Event, Transition, step
+from agents.machine import Context, Emit, Event, Transition, fail, refuse, step, too_large
 from agents.registry_view import RegistryView
+from agents.sending import Sender, TopicDirectory
 from agents.state import ConversationState
 from agentstream.settings import Settings
 from monitoring import metrics
 from monitoring.pricing import Pricing
-from topics.codec import COMPRESSION, DecodeError, decode, decode_step, encode, encode_key
-from topics.messages import AgentRequest, AgentResponse, DeadLetter, Tick
-from topics.names import MAX_MESSAGE_BYTES, Topics
+from topics.codec import (
+    COMPRESSION,
+    DecodeError,
+    decode,
+    decode_step,
+    encode,
+    encode_key,
+    read_envelope,
+)
+from topics.messages import AgentRequest, AgentResponse, DeadLetter, DeliveryFailure, Tick
+from topics.names import CONVERSATION_PARTITIONS, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, Topics
+from topics.reply_topics import ReplyTopicPolicy
 
 log = logging.getLogger(__name__)
 RESCAN_INTERVAL_S = 2.0
@@ -46,7 +56,7 @@ def build_app(settings: Settings) -> faust.App:
         app_id(settings),
         broker=brokers,
         store="memory://",  # recovered from the changelog topic on start
-        topic_partitions=4,
+        topic_partitions=CONVERSATION_PARTITIONS,
         table_standby_replicas=0,  # the deadline scan relies on holding active partitions only
         web_enabled=False,  # metrics are served by prometheus-client instead
         broker_session_timeout=10.0,
@@ -54,6 +64,7 @@ def build_app(settings: Settings) -> faust.App:
         broker_commit_interval=0.5,
         stream_processing_timeout=60.0,
         producer_linger=0.0,
+        producer_request_timeout=settings.produce_timeout_s,
         producer_acks=-1,
         producer_compression_type=COMPRESSION,
         producer_max_request_size=MAX_MESSAGE_BYTES,
@@ -66,8 +77,41 @@ def build_app(settings: Settings) -> faust.App:
     return app
 
 
+class TooLarge(Exception):
+    """Something a transition would write exceeds MAX_PAYLOAD_BYTES."""
+
+    def __init__(self, what: str, size: int) -> None:
+        super().__init__(f"{what} would be {size} bytes")
+        self.what, self.size = what, size
+
+
+class Encoded:
+    """A transition's state and emits as bytes, checked against the size limit."""
+
+    WHAT = {"model_calls": "model call", "tool_calls": "tool call", "responses": "response"}
+
+    def __init__(self, transition: Transition, state_changed: bool) -> None:
+        self.state: bytes | None = None
+        if state_changed and transition.state is not None:
+            self.state = transition.state.model_dump_json().encode()
+            if len(self.state) > MAX_PAYLOAD_BYTES:
+                raise TooLarge("state", len(self.state))
+        self.emits: list[bytes] = []
+        for emit in transition.emits:
+            value = encode(emit.message)
+            if len(value) > MAX_PAYLOAD_BYTES:
+                raise TooLarge(self.WHAT.get(emit.role, "event"), len(value))
+            self.emits.append(value)
+
+
 class Orchestrator:
-    """Binds the state machine to the Faust app's topics, table, timers and producer."""
+    """Binds the state machine to the Faust app's topics, table, timers and producer.
+
+    Nothing that happens while applying one event escapes the agent: a record that cannot
+    be decoded is dead-lettered (and answered when it is a request with a readable id), an
+    event whose application raises is dead-lettered and fails only its conversation, and
+    every send is bounded (`Sender`).
+    """
 
     def __init__(self, app: faust.App, settings: Settings) -> None:
         self.app, self.settings = app, settings
@@ -85,8 +129,16 @@ class Orchestrator:
             tool_timeout_s=settings.tool_timeout_s,
             conversation_timeout_s=settings.conversation_timeout_s,
         )
+        self.reply_topics = ReplyTopicPolicy(
+            self.topics, settings.reply_topic_patterns, internal_prefixes=(f"{app_id(settings)}-",)
+        )
+        self._sender: Sender | None = None
         self.table = app.Table(
-            "conversations", default=None, partitions=4, key_type=bytes, value_type=bytes
+            "conversations",
+            default=None,
+            partitions=CONVERSATION_PARTITIONS,
+            key_type=bytes,
+            value_type=bytes,
         )
         inputs = app.topic(
             self.topics.agent_requests.name,
@@ -101,6 +153,20 @@ class Orchestrator:
         app.timer(STALL_CHECK_INTERVAL_S)(self._watch_for_stall)
         self._last_event_at = time.monotonic()
 
+    @property
+    def sender(self) -> Sender:
+        if self._sender is None:
+            directory = TopicDirectory(
+                self.settings.kafka_bootstrap_servers, self.settings.produce_timeout_s
+            )
+            self._sender = Sender(
+                self.app.producer,
+                directory,
+                self.topics.agent_responses.name,
+                self.settings.produce_timeout_s,
+            )
+        return self._sender
+
     # --- the agent ---------------------------------------------------------------------
 
     async def _orchestrate(self, stream: faust.StreamT) -> None:
@@ -108,28 +174,46 @@ class Orchestrator:
         async for event in stream.events():
             self._last_event_at = time.monotonic()
             message = event.message
-            if message.topic == self.topics.agent_requests.name:
-                await self._on_request_message(message)
-            else:
-                await self._on_step_message(message)
+            try:
+                if message.topic == self.topics.agent_requests.name:
+                    await self._on_request_message(message)
+                else:
+                    await self._on_step_message(message)
+            except Exception as exc:  # the last line of defence: log, dead-letter, go on
+                log.exception(
+                    "Unexpected error on %s[%d]@%d.",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                )
+                await self._dead_letter(message, f"unexpected error: {_describe(exc)}")
+
+    def _context(self) -> Context:
+        return Context(
+            now=time.time(),
+            defaults=self.defaults,
+            registry=self.registry.tools,
+            price=self.pricing.cost_usd,
+            reply_topics=self.reply_topics,
+        )
 
     async def _on_request_message(self, message: Any) -> None:
         try:
             request = decode(message.value, AgentRequest)
         except DecodeError as exc:
             await self._dead_letter(message, str(exc))
-            await self._reject_undecodable(message.value, str(exc))
+            await self._reject_undecodable(message, str(exc))
             return
         key = encode_key(request.conversation_id)
         partitions = list(range(self.topics.agent_requests.partitions))
         if message.key != key or _partitioner(key, partitions, partitions) != message.partition:
             # Unkeyed or placed by another partitioner: re-key so exactly one instance owns it.
             metrics.REKEYED.inc()
-            await self._send(
-                self.topics.agent_requests.name, request.conversation_id, message.value
+            await self.sender.send(
+                self.topics.agent_requests.name, key, message.value, self._rekey_failed(request)
             )
             return
-        await self._apply(request.conversation_id, request)
+        await self._apply(request.conversation_id, request, message)
 
     async def _on_step_message(self, message: Any) -> None:
         try:
@@ -137,26 +221,90 @@ class Orchestrator:
         except DecodeError as exc:
             await self._dead_letter(message, str(exc))
             return
-        await self._apply(step_event.conversation_id, step_event)
+        await self._apply(step_event.conversation_id, step_event, message)
 
-    async def _apply(self, conversation_id: str, event: Event) -> None:
+    async def _apply(self, conversation_id: str, event: Event, message: Any) -> None:
         key = encode_key(conversation_id)
-        raw = self.table.get(key)
-        state = ConversationState.model_validate_json(raw) if raw else None
-        ctx = Context(
-            now=time.time(),
-            defaults=self.defaults,
-            registry=self.registry.tools,
-            price=self.pricing.cost_usd,
-        )
-        transition = step(state, event, ctx)
-        if transition.state is not None and transition.state is not state:
-            self.table[key] = transition.state.model_dump_json().encode()
+        ctx = self._context()
+        state: ConversationState | None = None
+        try:
+            raw = self.table.get(key)
+            state = ConversationState.model_validate_json(raw) if raw else None
+            transition = step(state, event, ctx)
+            encoded = Encoded(transition, transition.state is not state)
+        except TooLarge as big:
+            metrics.OVERSIZED.labels(big.what).inc()
+            transition = too_large(state, event, ctx, big.what, big.size, MAX_PAYLOAD_BYTES)
+            encoded = Encoded(transition, True)
+        except Exception as exc:
+            kind = type(event).__name__
+            metrics.EVENT_FAILURES.labels(kind).inc()
+            log.exception("Applying a %s to conversation %s failed.", kind, conversation_id)
+            await self._dead_letter(message, f"applying the {kind} failed: {_describe(exc)}")
+            transition = fail(state, event, ctx, f"internal error applying a {kind}")
+            encoded = Encoded(transition, True)
+        await self._commit(key, conversation_id, transition, encoded)
+
+    async def _commit(
+        self, key: bytes, conversation_id: str, transition: Transition, encoded: Encoded
+    ) -> None:
+        """Store the new state (when it changed), record metrics, send what was emitted."""
+        if encoded.state is not None and transition.state is not None:
+            self.table[key] = encoded.state
             self.deadlines.set(conversation_id, transition.state.next_deadline())
         metrics.record_observations(transition.observations)
         self._log_ending(transition)
-        for emit in transition.emits:
-            await self._send(self._topic_of(emit), emit.key, encode(emit.message))
+        for emit, value in zip(transition.emits, encoded.emits, strict=True):
+            await self._send(emit, value)
+
+    async def _send(self, emit: Emit, value: bytes, key: bytes | None = None) -> None:
+        key = key or encode_key(emit.key)
+        if emit.role == "responses":
+            topic = emit.topic or self.topics.agent_responses.name
+            if topic != self.topics.agent_responses.name:
+                assert isinstance(emit.message, AgentResponse)
+                await self.sender.deliver_reply(topic, key, emit.message)
+                return
+            await self.sender.send(topic, key, value)
+            return
+        on_failure = None
+        if emit.role in ("model_calls", "tool_calls"):
+            call_id = getattr(emit.message, "call_id", None) or getattr(
+                emit.message, "tool_use_id", ""
+            )
+            on_failure = self._delivery_failure_reporter(emit.key, call_id, self._topic_of(emit))
+        await self.sender.send(self._topic_of(emit), key, value, on_failure)
+
+    def _delivery_failure_reporter(self, conversation_id: str, call_id: str, topic: str):
+        """Turn a call that never reached the broker into a step that fails its conversation."""
+
+        async def report(reason: str) -> None:
+            failure = DeliveryFailure(
+                conversation_id=conversation_id, call_id=call_id, topic=topic, error=reason
+            )
+            await self.sender.send(
+                self.topics.agent_steps.name, encode_key(conversation_id), encode(failure)
+            )
+
+        return report
+
+    def _rekey_failed(self, request: AgentRequest):
+        """A request that could not be re-published is answered `failed`, not dropped."""
+
+        async def report(reason: str) -> None:
+            error = f"the request could not be re-published under its key: {reason}"
+            transition = refuse(
+                request.conversation_id,
+                request.reply_topic,
+                error,
+                self._context(),
+                status="failed",
+                metadata=request.metadata,
+            )
+            for emit in transition.emits:
+                await self._send(emit, encode(emit.message))
+
+        return report
 
     def _log_ending(self, transition: Transition) -> None:
         for emit in transition.emits:
@@ -180,36 +328,36 @@ class Orchestrator:
             "events": self.topics.agent_events.name,
         }[emit.role]
 
-    async def _send(self, topic: str, key: str, value: bytes) -> None:
-        """Hand the message to the producer; the agent never waits for the broker's ack."""
-        await self.app.producer.send(topic, encode_key(key), value, None, None, None)
-
     async def _dead_letter(self, message: Any, reason: str) -> None:
         source = "requests" if message.topic == self.topics.agent_requests.name else "steps"
         metrics.DEAD_LETTERS.labels(source).inc()
         log.warning(
-            "Dead-lettering %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason
+            "Dead-lettering %s[%d]@%d: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            reason[:300],
         )
         letter = DeadLetter.of(message, reason, at=time.time())
-        await self._send(self.topics.dead_letters.name, letter.source_topic, encode(letter))
-
-    async def _reject_undecodable(self, raw: bytes | None, reason: str) -> None:
-        """Tell the caller its request was refused, when its conversation id can be read."""
-        import json
-
-        try:
-            body = json.loads(raw or b"")
-            conversation_id = str(body["conversation_id"])
-            reply_topic = body.get("reply_topic") or self.topics.agent_responses.name
-        except (ValueError, KeyError, TypeError):
-            return
-        if not conversation_id:
-            return
-        response = AgentResponse(
-            conversation_id=conversation_id[:200], status="invalid_request", error=reason
+        await self.sender.send(
+            self.topics.dead_letters.name, encode_key(letter.source_topic), encode(letter)
         )
-        metrics.CONVERSATIONS.labels("invalid_request", "none").inc()
-        await self._send(str(reply_topic), conversation_id, encode(response))
+
+    async def _reject_undecodable(self, message: Any, reason: str) -> None:
+        """Answer a request that failed to decode, when its conversation id can be read.
+
+        The response echoes the id as read (cut to 200 characters, invalid UTF-8 replaced)
+        and is keyed by the request's own key bytes when it had one, so a caller matching
+        on either finds it.
+        """
+        conversation_id, reply_topic = read_envelope(message.value)
+        if conversation_id is None:
+            return
+        transition = refuse(conversation_id, reply_topic, reason[:2000], self._context())
+        metrics.record_observations(transition.observations)
+        for emit in transition.emits:
+            key = message.key if emit.role == "responses" and message.key else None
+            await self._send(emit, encode(emit.message), key)
 
     # --- timers ------------------------------------------------------------------------
 
@@ -246,7 +394,9 @@ class Orchestrator:
         now = time.time()
         for conversation_id in self.deadlines.due(now):
             tick = Tick(conversation_id=conversation_id, at=now)
-            await self._send(self.topics.agent_steps.name, conversation_id, encode(tick))
+            await self.sender.send(
+                self.topics.agent_steps.name, encode_key(conversation_id), encode(tick)
+            )
 
     async def _rescan(self) -> None:
         """Rebuild the deadline index from the table partitions this instance holds."""
@@ -254,9 +404,17 @@ class Orchestrator:
         for key, raw in list(self.table.items()):
             if not raw:
                 continue
-            state = ConversationState.model_validate_json(raw)
+            try:
+                state = ConversationState.model_validate_json(raw)
+            except ValueError:
+                log.error("Conversation %r has an unreadable state; skipping it.", key[:200])
+                continue
             deadline = state.next_deadline()
             if deadline is not None:
                 deadlines[key.decode()] = deadline
         self.deadlines.replace(deadlines)
         metrics.IN_FLIGHT.set(len(deadlines))
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]

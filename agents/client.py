@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agentstream.settings import Settings, get_settings
 from tool_workers.runtime import make_producer
+from topics.admin import require_topics, within
 from topics.codec import DecodeError, decode, encode, encode_key
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
 from topics.names import Topics
@@ -36,26 +37,48 @@ class AgentClient:
         )
 
     async def start(self) -> None:
-        """Connect and position at the end of events and responses (so nothing is missed)."""
-        await self.producer.start()
-        await self.consumer.start()
+        """Connect and position at the end of events and responses (so nothing is missed).
+
+        Fails within the connect timeout when the broker does not answer, and with
+        MissingTopics when the platform's topics do not exist: a client never creates
+        topics (a broker's auto-creation would give them the wrong partition count).
+        """
+        bootstrap, timeout_s = (
+            self.settings.kafka_bootstrap_servers,
+            self.settings.connect_timeout_s,
+        )
+        try:
+            await within(self.consumer.start(), timeout_s, bootstrap)
+            needed = (
+                self.topics.agent_requests,
+                self.topics.agent_events,
+                self.topics.agent_responses,
+            )
+            require_topics(await within(self.consumer.topics(), timeout_s, bootstrap), needed)
+            await within(self.producer.start(), timeout_s, bootstrap)
+        except BaseException:
+            await self.stop()
+            raise
         tps = []
         for spec in (self.topics.agent_events, self.topics.agent_responses):
             tps += [TopicPartition(spec.name, p) for p in range(spec.partitions)]
         self.consumer.assign(tps)
-        await self.consumer.seek_to_end(*tps)
+        await within(self.consumer.seek_to_end(*tps), timeout_s, bootstrap)
         for tp in tps:
-            await self.consumer.position(tp)
+            await within(self.consumer.position(tp), timeout_s, bootstrap)
 
     async def stop(self) -> None:
         await self.consumer.stop()
         await self.producer.stop()
 
     async def submit(self, request: AgentRequest) -> None:
-        await self.producer.send_and_wait(
-            self.topics.agent_requests.name,
-            encode(request),
-            key=encode_key(request.conversation_id),
+        await asyncio.wait_for(
+            self.producer.send_and_wait(
+                self.topics.agent_requests.name,
+                encode(request),
+                key=encode_key(request.conversation_id),
+            ),
+            self.settings.produce_timeout_s,
         )
 
     async def follow(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from topics.messages import AgentRequest
+from topics.messages import RequestOptions
 
 OUTPUT_TOOL = "structured_output"
 OUTPUT_TOOL_DESCRIPTION = (
@@ -36,7 +36,7 @@ class Limits:
     timeout_s: float
 
     @classmethod
-    def of(cls, request: AgentRequest, defaults: Defaults) -> Limits:
+    def of(cls, request: RequestOptions, defaults: Defaults) -> Limits:
         return cls(
             max_iterations=request.max_iterations or defaults.max_iterations,
             max_tool_calls_per_turn=(
@@ -47,7 +47,7 @@ class Limits:
 
 
 def tool_choice_for(
-    request: AgentRequest, iteration: int, limits: Limits, has_tools: bool
+    request: RequestOptions, iteration: int, limits: Limits, has_tools: bool
 ) -> dict[str, Any] | None:
     """The tool_choice of model call number `iteration` (1-based); None sends no tools.
 

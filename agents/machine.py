@@ -17,6 +17,7 @@ from topics.messages import (
     AgentEvent,
     AgentRequest,
     AgentResponse,
+    DeliveryFailure,
     EventType,
     Message,
     ModelCall,
@@ -28,6 +29,8 @@ from topics.messages import (
     ToolSpec,
     Usage,
 )
+from topics.names import Topics
+from topics.reply_topics import ReplyTopicPolicy
 
 Role = Literal["model_calls", "tool_calls", "responses", "events"]
 FINISHING_STOP_REASONS: dict[str, Status] = {
@@ -36,7 +39,8 @@ FINISHING_STOP_REASONS: dict[str, Status] = {
     "stop_sequence": "stop_sequence",
     "model_context_window_exceeded": "model_context_window_exceeded",
 }
-Event = AgentRequest | ModelResult | ToolResult | Tick
+DEFAULT_REPLY_POLICY = ReplyTopicPolicy(Topics())
+Event = AgentRequest | ModelResult | ToolResult | Tick | DeliveryFailure
 USAGE_KINDS = {
     "input_tokens": "input",
     "output_tokens": "output",
@@ -73,6 +77,7 @@ class Context:
     defaults: Defaults
     registry: Mapping[str, ToolSpec]
     price: Callable[[str, Usage], float] = lambda _model, _usage: 0.0
+    reply_topics: ReplyTopicPolicy = DEFAULT_REPLY_POLICY
 
 
 @dataclass
@@ -126,9 +131,79 @@ def step(state: ConversationState | None, event: Event, ctx: Context) -> Transit
         _on_model_result(t, event, ctx)
     elif isinstance(event, ToolResult):
         _on_tool_result(t, event, ctx)
+    elif isinstance(event, DeliveryFailure):
+        _on_delivery_failure(t, event, ctx)
     else:
         _on_tick(t, ctx)
     return t
+
+
+def refuse(
+    conversation_id: str,
+    reply_topic: str | None,
+    error: str,
+    ctx: Context,
+    *,
+    status: Status = "invalid_request",
+    metadata: Mapping[str, str] | None = None,
+) -> Transition:
+    """Answer a request that is not run (nothing is stored): `reply_topic` when allowed."""
+    response = AgentResponse(
+        conversation_id=conversation_id,
+        status=status,
+        error=error,
+        metadata=dict(metadata or {}),
+    )
+    t = Transition(None)
+    topic = ctx.reply_topics.resolve(reply_topic)
+    t.emit(Emit("responses", conversation_id, response, topic=topic))
+    event = AgentEvent(
+        conversation_id=conversation_id,
+        type="conversation_finished",
+        at=ctx.now,
+        detail=f"{status}: {error}",
+    )
+    t.emit(Emit("events", conversation_id, event))
+    t.observe("conversation_finished", status=status, stop_reason="none")
+    return t
+
+
+def fail(state: ConversationState | None, event: Event, ctx: Context, error: str) -> Transition:
+    """End the conversation `event` belongs to as `failed` (or refuse a new request).
+
+    The orchestrator's edge calls this when applying `event` raised or produced something
+    it could not store or send; the conversation stops with a clear error and only it.
+    """
+    if state is not None and not state.finished:
+        t = Transition(state.model_copy(deep=True))
+        _finish(t, ctx, "failed", error=error)
+        return t
+    if isinstance(event, AgentRequest):
+        return refuse(
+            event.conversation_id,
+            event.reply_topic,
+            error,
+            ctx,
+            status="failed",
+            metadata=event.metadata,
+        )
+    return refuse(event.conversation_id, None, error, ctx, status="failed")
+
+
+def too_large(
+    state: ConversationState | None, event: Event, ctx: Context, what: str, size: int, limit: int
+) -> Transition:
+    """Refuse a request, or fail a conversation, whose next state or message is too big."""
+    error = f"{what} would be {size} bytes as JSON, over the limit of {limit} bytes"
+    if isinstance(event, AgentRequest) and state is None:
+        return refuse(
+            event.conversation_id,
+            event.reply_topic,
+            f"the request's {error}",
+            ctx,
+            metadata=event.metadata,
+        )
+    return fail(state, event, ctx, f"the conversation's {error}")
 
 
 def _ignored(state: ConversationState | None, event: Event) -> Transition:
@@ -141,7 +216,7 @@ def _ignored(state: ConversationState | None, event: Event) -> Transition:
 
 
 def _limits(state: ConversationState, ctx: Context) -> Limits:
-    return Limits.of(state.request, ctx.defaults)
+    return Limits.of(state.options, ctx.defaults)
 
 
 # --- requests -------------------------------------------------------------------------
@@ -168,25 +243,51 @@ def _request_problem(request: AgentRequest, registry: Mapping[str, ToolSpec]) ->
 
 def _on_request(state: ConversationState | None, request: AgentRequest, ctx: Context) -> Transition:
     if state is not None:
-        t = Transition(state)
-        t.observe("duplicate_request")
-        return t
-    limits = Limits.of(request, ctx.defaults)
+        return _duplicate(state, request, ctx)
+    reply_problem = ctx.reply_topics.problem(request.reply_topic)
+    problem = reply_problem or _request_problem(request, ctx.registry)
+    if problem:
+        return refuse(
+            request.conversation_id, request.reply_topic, problem, ctx, metadata=request.metadata
+        )
+    options = request.options()
+    limits = Limits.of(options, ctx.defaults)
     messages = request.messages or [{"role": "user", "content": request.prompt}]
     new = ConversationState(
         conversation_id=request.conversation_id,
-        request=request,
-        tools=[ctx.registry[name] for name in request.tools if name in ctx.registry],
+        options=options,
+        tools=[ctx.registry[name] for name in options.tools if name in ctx.registry],
         started_at=ctx.now,
         deadline_at=ctx.now + limits.timeout_s,
         messages=list(messages),
     )
     t = Transition(new)
-    problem = _request_problem(request, ctx.registry)
-    if problem:
-        _finish(t, ctx, "invalid_request", error=problem)
-        return t
     _start_model_call(t, ctx, detail="request accepted")
+    return t
+
+
+def _duplicate(state: ConversationState, request: AgentRequest, ctx: Context) -> Transition:
+    """A request for an id in use: a redelivery when it names the same reply topic as the
+    first (no second answer), else a refusal on its own reply topic."""
+    t = Transition(state)
+    t.observe("duplicate_request")
+    mine = ctx.reply_topics.resolve(state.options.reply_topic)
+    theirs = ctx.reply_topics.resolve(request.reply_topic)
+    same = mine == theirs
+    t.event(
+        ctx,
+        "duplicate_request",
+        detail="redelivery ignored" if same else f"refused: id already in use ({theirs})",
+    )
+    if not same:
+        error = f"conversation_id {request.conversation_id!r} is already in use"
+        response = AgentResponse(
+            conversation_id=request.conversation_id,
+            status="invalid_request",
+            error=error,
+            metadata=request.metadata,
+        )
+        t.emit(Emit("responses", request.conversation_id, response, topic=theirs))
     return t
 
 
@@ -195,19 +296,19 @@ def _on_request(state: ConversationState | None, request: AgentRequest, ctx: Con
 
 def _tool_definitions(state: ConversationState) -> list[dict[str, Any]]:
     tools = [spec.definition() for spec in state.tools]
-    if state.request.output_schema is not None:
+    if state.options.output_schema is not None:
         tools.append(
             {
                 "name": OUTPUT_TOOL,
                 "description": OUTPUT_TOOL_DESCRIPTION,
-                "input_schema": state.request.output_schema,
+                "input_schema": state.options.output_schema,
             }
         )
     return tools
 
 
 def _budget_problem(state: ConversationState) -> str | None:
-    request = state.request
+    request = state.options
     if request.max_cost_usd is not None and state.cost_usd >= request.max_cost_usd:
         return f"spent ${state.cost_usd:.6f} of max_cost_usd ${request.max_cost_usd:g}"
     if request.max_tokens_total is not None and state.usage.total >= request.max_tokens_total:
@@ -232,7 +333,7 @@ def _start_model_call(t: Transition, ctx: Context, detail: str) -> None:
         )
         return
     state.iteration += 1
-    request = state.request
+    request = state.options
     params: dict[str, Any] = {
         "model": request.model or ctx.defaults.model,
         "max_tokens": request.max_tokens or ctx.defaults.max_tokens,
@@ -290,7 +391,7 @@ def _on_model_result(t: Transition, result: ModelResult, ctx: Context) -> None:
     if reason == "tool_use":
         _on_tool_use(t, result.content, ctx)
     elif reason == "end_turn":
-        if state.request.output_schema is not None:
+        if state.options.output_schema is not None:
             _finish(
                 t,
                 ctx,
@@ -324,7 +425,7 @@ def _refusal(
             f"Error: ToolCallLimit: this turn asked for more than {cap} tool "
             "calls; this call was not run. Ask for fewer calls per turn."
         )
-    allowed = state.request.tools
+    allowed = state.options.tools
     if name not in allowed:
         listed = ", ".join(allowed) or "none"
         if name in ctx.registry:
@@ -373,7 +474,7 @@ def _on_tool_use(t: Transition, content: list[dict[str, Any]], ctx: Context) -> 
             t.observe("tool_call", tool=_label(name, state), outcome=outcome)
             continue
         spec = state.spec(name)
-        call.ordered = bool(spec and spec.ordered) or state.request.disable_parallel_tool_use
+        call.ordered = bool(spec and spec.ordered) or state.options.disable_parallel_tool_use
         state.tool_calls += 1
     dispatched = _dispatch_ready(t, ctx)
     detail = f"stop_reason=tool_use; dispatched {', '.join(dispatched) or 'nothing'}"
@@ -383,7 +484,7 @@ def _on_tool_use(t: Transition, content: list[dict[str, Any]], ctx: Context) -> 
 
 def _label(name: str, state: ConversationState) -> str:
     """A bounded metric label: tools outside the request's list collapse to 'other'."""
-    return name if name in state.request.tools or name == OUTPUT_TOOL else "other"
+    return name if name in state.options.tools or name == OUTPUT_TOOL else "other"
 
 
 def _take_structured_output(
@@ -392,7 +493,7 @@ def _take_structured_output(
     """(finished, problem): finish with a valid output object, or say what is wrong with it."""
     state = t.state
     assert state is not None
-    schema = state.request.output_schema
+    schema = state.options.output_schema
     block = next((b for b in blocks if b.get("name") == OUTPUT_TOOL), None)
     if schema is None or block is None:
         return False, None
@@ -522,6 +623,23 @@ def _on_tick(t: Transition, ctx: Context) -> None:
     _maybe_complete_turn(t, ctx)
 
 
+def _on_delivery_failure(t: Transition, failure: DeliveryFailure, ctx: Context) -> None:
+    state = t.state
+    assert state is not None
+    pending = failure.call_id == state.model_call_id or any(
+        c.tool_use_id == failure.call_id and c.status == "dispatched" for c in state.calls
+    )
+    if not pending:
+        t.observe("model_result_dropped", reason="stale_delivery_failure")
+        return
+    _finish(
+        t,
+        ctx,
+        "failed",
+        error=f"call {failure.call_id} could not be published to {failure.topic}: {failure.error}",
+    )
+
+
 def _maybe_complete_turn(t: Transition, ctx: Context) -> None:
     """Once every call of the turn has a result, send them as one user turn, in order."""
     state = t.state
@@ -574,13 +692,14 @@ def _finish(
         cost_usd=round(state.cost_usd, 10),
         error=error,
         duration_s=ctx.now - state.started_at,
-        metadata=state.request.metadata,
-        transcript=list(state.messages) if state.request.return_transcript else None,
+        metadata=state.options.metadata,
+        transcript=list(state.messages) if state.options.return_transcript else None,
     )
     state.status = status
     state.retire_calls()
     state.messages, state.model_call_id = [], None
-    t.emit(Emit("responses", state.conversation_id, response, topic=state.request.reply_topic))
+    topic = ctx.reply_topics.resolve(state.options.reply_topic)
+    t.emit(Emit("responses", state.conversation_id, response, topic=topic))
     t.event(ctx, "conversation_finished", detail=f"{status}" + (f": {error}" if error else ""))
     t.observe("conversation_finished", status=status, stop_reason=stop_reason or "none")
     t.observe("iterations", float(state.iteration))

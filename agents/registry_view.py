@@ -3,7 +3,9 @@
 A plain aiokafka reader with no consumer group (every instance must see every tool),
 replaying from the beginning; `ready` is set once it has caught up with the end offsets.
 The topic's format stays owned by `topics/`, so tool workers never depend on Faust's
-changelog conventions.
+changelog conventions. Any process in any language may publish an entry, so each one is
+validated as it is read (bounded decode, name equals key, a usable JSON schema); a bad
+entry is ignored with a log line and a metric, and the previous one for that name stays.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from agents.schemas import schema_error
+from monitoring import metrics
 from topics.codec import DecodeError, decode
 from topics.messages import ToolSpec
 
@@ -69,8 +73,20 @@ class RegistryView:
         try:
             spec = decode(value, ToolSpec)
         except DecodeError as exc:
-            log.warning("Ignoring registry entry %r: %s.", name, exc)
+            self._reject(name, "undecodable", str(exc))
+            return
+        if spec.name != name:
+            self._reject(name, "name_mismatch", f"its key differs from its name {spec.name!r}")
+            return
+        problem = schema_error(spec.input_schema)
+        if problem:
+            self._reject(name, "invalid_schema", f"input_schema is not a JSON schema: {problem}")
             return
         if name not in self.tools:
             log.info("Tool %s is now available.", name)
         self.tools[name] = spec
+
+    @staticmethod
+    def _reject(name: str, reason: str, detail: str) -> None:
+        metrics.REGISTRY_REJECTED.labels(reason).inc()
+        log.warning("Ignoring registry entry %r: %s.", name[:100], detail[:300])

@@ -26,13 +26,18 @@ def schema_error(schema: dict[str, Any]) -> str | None:
         validator_for(schema, default=Draft202012Validator).check_schema(schema)
     except SchemaError as exc:
         return exc.message[:MAX_ERROR_CHARS]
+    except Exception as exc:  # e.g. an unknown $schema: unusable all the same
+        return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
     return None
 
 
 def validation_error(schema: dict[str, Any], instance: Any) -> str | None:
     """The first reason `instance` violates `schema`, phrased for the model; None if valid."""
-    validator = _validator(json.dumps(schema, sort_keys=True))
-    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
+    try:
+        validator = _validator(json.dumps(schema, sort_keys=True))
+        errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
+    except Exception as exc:  # a schema that passed check_schema yet cannot be applied
+        return f"the schema could not be applied ({type(exc).__name__}: {exc})"[:MAX_ERROR_CHARS]
     if not errors:
         return None
     first = errors[0]

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from topics.messages import AgentRequest, Status, ToolSpec, Usage
+from topics.messages import RequestOptions, Status, ToolSpec, Usage
 
 CallStatus = Literal["waiting", "dispatched", "done"]
 Resolution = Literal["done", "timeout"]
@@ -30,7 +30,8 @@ class ConversationState(BaseModel):
     """A conversation in flight (status None) or finished (compacted to its outcome)."""
 
     conversation_id: str
-    request: AgentRequest
+    options: RequestOptions
+    """The request minus its input: the input lives once, as the start of `messages`."""
     tools: list[ToolSpec] = Field(default_factory=list)
     started_at: float
     deadline_at: float

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
+
+from aiokafka.errors import KafkaError
+
+from topics.admin import BrokerUnavailable, MissingTopics
 
 USAGE = """usage: agentstream COMMAND [ARGS]
 
@@ -40,11 +45,26 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if args else 2
+    # Short commands print one-line errors; long-running ones configure logging in boot().
+    logging.getLogger().addHandler(logging.NullHandler())
     module = COMMANDS.get(args[0])
     if module is None:
         print(f"unknown command {args[0]!r}\n{USAGE}", file=sys.stderr)
         return 2
-    return int(importlib.import_module(module).main(args[1:]) or 0)
+    try:
+        return int(importlib.import_module(module).main(args[1:]) or 0)
+    except (BrokerUnavailable, MissingTopics, KafkaError, TimeoutError) as exc:
+        # Expected operational failures: one line, no traceback.
+        print(f"agentstream {args[0]}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return "timed out"
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

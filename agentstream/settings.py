@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from topics.reply_topics import DEFAULT_REPLY_TOPIC_PATTERNS
+
 DEFAULT_MODEL = "claude-sonnet-4-5"
 LOCAL_MODEL_SERVER_PORT = 8765
 
@@ -44,6 +46,16 @@ class Settings(BaseSettings):
     conversation_timeout_s: float = 300.0
     max_iterations: int = 10
     max_tool_calls_per_turn: int = 8
+
+    reply_topic_patterns: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_REPLY_TOPIC_PATTERNS)
+    )
+    """Topics a request may name as reply_topic (shell patterns under the topic prefix);
+    internal and Kafka topics are refused whatever the patterns say."""
+    produce_timeout_s: float = Field(default=10.0, gt=0)
+    """Bound on every send: metadata wait, broker acknowledgement, reply-topic lookup."""
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    """How long a command waits for the broker before failing with a one-line error."""
 
     orchestrator_app_id: str = "agentstream-orchestrator"
     orchestrator_partitions: int = 4

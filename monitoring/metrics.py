@@ -49,6 +49,26 @@ STALLS = Counter(
     "agentstream_orchestrator_stalls_total",
     "Times input partitions held unread records while the orchestrator idled.",
 )
+SEND_FAILURES = Counter(
+    "agentstream_send_failures_total",
+    "Messages the orchestrator could not deliver (call, reply, other).",
+    ["kind"],
+)
+EVENT_FAILURES = Counter(
+    "agentstream_event_failures_total",
+    "Events whose application raised; dead-lettered, their conversation failed.",
+    ["kind"],
+)
+OVERSIZED = Counter(
+    "agentstream_oversized_total",
+    "Requests refused or conversations failed because a message would exceed the limit.",
+    ["what"],
+)
+REGISTRY_REJECTED = Counter(
+    "agentstream_registry_entries_rejected_total",
+    "tool.registry entries ignored as invalid, by reason.",
+    ["reason"],
+)
 MODEL_RESULTS_DROPPED = Counter(
     "agentstream_model_results_dropped_total",
     "Model results not applied (late or duplicate).",
@@ -90,6 +110,11 @@ TOOL_EXECUTION_SECONDS = Histogram(
     "Time a worker spent on one call, retries included.",
     ["tool"],
     buckets=LATENCY_BUCKETS_S,
+)
+TOOL_THREADS_OVERRUNNING = Gauge(
+    "agentstream_tool_threads_overrunning",
+    "Threads of sync tools still running after their call was answered as timed out.",
+    ["tool"],
 )
 TOOL_RETRIES = Counter(
     "agentstream_tool_retries_total",

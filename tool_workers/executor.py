@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from tool_workers.errors import FatalToolError, InvalidToolInput, RetryableToolError, ToolError
 from tool_workers.registry import CallContext, ToolDef
+from tool_workers.threads import ThreadSlots
 from topics.messages import ToolCall, ToolResult
 
 log = logging.getLogger(__name__)
@@ -27,17 +28,19 @@ def error_text(exc: BaseException) -> str:
     return f"Error: {type(exc).__name__}: {exc}"
 
 
-async def _run_once(tool: ToolDef, args: object, ctx: CallContext, timeout_s: float) -> str:
+async def _run_once(
+    tool: ToolDef, args: object, ctx: CallContext, timeout_s: float, threads: ThreadSlots
+) -> str:
     if tool.is_async:
         result = await asyncio.wait_for(tool.fn(args, ctx), timeout_s)
     else:
-        result = await asyncio.wait_for(asyncio.to_thread(tool.fn, args, ctx), timeout_s)
+        result = await threads.run(tool.name, tool.fn, args, ctx, timeout_s=timeout_s)
     text = result if isinstance(result, str) else str(result)
     return text[:MAX_RESULT_CHARS]
 
 
 async def _run_with_retries(
-    tool: ToolDef, call: ToolCall, args: object, attempts: list[int]
+    tool: ToolDef, call: ToolCall, args: object, attempts: list[int], threads: ThreadSlots
 ) -> str:
     """Run with stamina retrying RetryableToolError; `attempts[0]` counts tries made."""
     async for attempt in stamina.retry_context(
@@ -53,11 +56,13 @@ async def _run_with_retries(
             remaining = call.deadline_at - time.time()
             if remaining <= 0:
                 raise TimeoutError(f"deadline passed before attempt {attempts[0]}")
-            return await _run_once(tool, args, ctx, remaining)
+            return await _run_once(tool, args, ctx, remaining, threads)
     raise AssertionError("unreachable: stamina re-raises the last error")
 
 
-async def execute(tool: ToolDef, call: ToolCall, worker: str) -> ToolResult | None:
+async def execute(
+    tool: ToolDef, call: ToolCall, worker: str, threads: ThreadSlots
+) -> ToolResult | None:
     """The result of `call`, or None when it expired before any work started."""
     started = time.time()
     if started >= call.deadline_at:
@@ -92,7 +97,7 @@ async def execute(tool: ToolDef, call: ToolCall, worker: str) -> ToolResult | No
         return result(f"Error: InvalidInput: {problems}", is_error=True, error_type="InvalidInput")
     attempts = [0]
     try:
-        content = await _run_with_retries(tool, call, args, attempts)
+        content = await _run_with_retries(tool, call, args, attempts, threads)
     except FatalToolError as exc:
         log.error(
             "Tool %s hit a fatal %s on call %s; failing the request.",

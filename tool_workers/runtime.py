@@ -78,7 +78,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class CallConsumer:
-    """Consume one topic as one consumer group member, running up to `concurrency` calls."""
+    """Consume one topic as one consumer group member, running up to `concurrency` calls.
+
+    `busy()` counts slots held by something other than running calls (threads of sync
+    tools that overran their deadline), so they reduce what the member takes on.
+    """
 
     def __init__(
         self,
@@ -89,8 +93,10 @@ class CallConsumer:
         handler: Handler,
         concurrency: int,
         dead_letter_topic: str,
+        busy: Callable[[], int] = lambda: 0,
     ) -> None:
         self.topic = topic
+        self._busy = busy
         self._handler = handler
         self._concurrency = max(1, concurrency)
         self._dlq = dead_letter_topic
@@ -141,7 +147,7 @@ class CallConsumer:
             await self.producer.stop()
 
     async def _poll_once(self, stop: asyncio.Event) -> None:
-        room = self._concurrency - len(self._tasks)
+        room = self._concurrency - len(self._tasks) - self._busy()
         assigned = self.consumer.assignment()
         if room <= 0:
             self.consumer.pause(*assigned)

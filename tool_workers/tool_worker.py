@@ -22,6 +22,7 @@ from tool_workers.runtime import (
     run_until_signalled,
     worker_id,
 )
+from tool_workers.threads import ThreadSlots
 from topics.admin import ensure_topics
 from topics.codec import encode, encode_key
 from topics.messages import ToolCall
@@ -43,7 +44,7 @@ async def publish_spec(settings: Settings, tool: ToolDef) -> None:
         await producer.stop()
 
 
-def make_handler(settings: Settings, tool: ToolDef, me: str):
+def make_handler(settings: Settings, tool: ToolDef, me: str, threads: ThreadSlots):
     """Decode a ToolCall, execute it, and address the ToolResult to agent.steps."""
     steps = Topics(settings.topic_prefix).agent_steps.name
 
@@ -51,7 +52,7 @@ def make_handler(settings: Settings, tool: ToolDef, me: str):
         call = decode_call(record, ToolCall)
         if call.tool != tool.name:
             raise BadMessage(f"call for tool {call.tool!r} on the {tool.name!r} topic")
-        result = await execute(tool, call, me)
+        result = await execute(tool, call, me, threads)
         if result is None:
             metrics.record_tool_skipped(tool.name)
             return []
@@ -74,20 +75,25 @@ async def serve(settings: Settings, tool: ToolDef, concurrency: int) -> None:
     )
     await publish_spec(settings, tool)
     me = worker_id()
+    threads = ThreadSlots(concurrency)
     consumer = CallConsumer(
         bootstrap=settings.kafka_bootstrap_servers,
         topic=topics.tool_calls(tool.name).name,
         group=topics.tool_group(tool.name),
-        handler=make_handler(settings, tool, me),
+        handler=make_handler(settings, tool, me, threads),
         concurrency=concurrency,
         dead_letter_topic=topics.dead_letters.name,
+        busy=lambda: threads.overrunning,
     )
-    await run_until_signalled(
-        consumer,
-        lambda: log.info(
-            "Worker %s serves tool %s with concurrency %d.", me, tool.name, concurrency
-        ),
-    )
+    try:
+        await run_until_signalled(
+            consumer,
+            lambda: log.info(
+                "Worker %s serves tool %s with concurrency %d.", me, tool.name, concurrency
+            ),
+        )
+    finally:
+        threads.shutdown()
 
 
 def main(argv: list[str]) -> int:

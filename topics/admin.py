@@ -1,31 +1,69 @@
-"""Create the platform's topics, idempotently."""
+"""Create the platform's topics, idempotently, and check they exist before using them."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Awaitable, Iterable
+from typing import TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from topics.names import Topics, TopicSpec
 
+T = TypeVar("T")
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
 
-async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
+
+class BrokerUnavailable(ConnectionError):
+    """No broker answered within the connect timeout; the message is one line for users."""
+
+
+class MissingTopics(LookupError):
+    """Topics the platform needs do not exist (and are never auto-created by clients)."""
+
+
+async def within(work: Awaitable[T], timeout_s: float, bootstrap: str) -> T:
+    """Await a connection step, turning a hang or refusal into BrokerUnavailable."""
+    try:
+        return await asyncio.wait_for(work, timeout_s)
+    except (TimeoutError, KafkaConnectionError, OSError) as exc:
+        raise BrokerUnavailable(
+            f"no Kafka broker answered at {bootstrap} within {timeout_s:g}s "
+            f"({type(exc).__name__}); is it running? (`agentstream broker start`)"
+        ) from exc
+
+
+async def ensure_topics(
+    bootstrap: str, specs: list[TopicSpec], timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+) -> list[str]:
     """Create the topics that do not exist yet; returns the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    await within(admin.start(), timeout_s, bootstrap)
     try:
-        existing = set(await admin.list_topics())
+        existing = set(await within(admin.list_topics(), timeout_s, bootstrap))
         wanted = [s for s in specs if s.name not in existing]
         if not wanted:
             return []
         new = [NewTopic(s.name, s.partitions, 1, topic_configs=s.config) for s in wanted]
         # Another process may win the race; the topics exist either way.
         with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics(new)
+            await within(admin.create_topics(new), timeout_s, bootstrap)
         return [s.name for s in wanted]
     finally:
         await admin.close()
+
+
+def require_topics(existing: Iterable[str], specs: Iterable[TopicSpec]) -> None:
+    """Raise MissingTopics naming every spec whose topic is not in `existing`."""
+    present = set(existing)
+    missing = [s.name for s in specs if s.name not in present]
+    if missing:
+        raise MissingTopics(
+            f"the platform's topics do not exist: {', '.join(missing)}; create them with "
+            "`agentstream topics create` (or start the orchestrator)"
+        )
 
 
 def platform_topics(topics: Topics, tools: list[str]) -> list[TopicSpec]:

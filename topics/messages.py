@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 MAX_DEAD_LETTER_PAYLOAD = 100_000
-ConversationId = Annotated[str, Field(min_length=1, max_length=200)]
+MAX_CONVERSATION_ID_CHARS = 200
+ConversationId = Annotated[str, Field(min_length=1, max_length=MAX_CONVERSATION_ID_CHARS)]
+ToolName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+MAX_METADATA_ENTRIES = 32
+MetadataKey = Annotated[str, Field(min_length=1, max_length=64)]
+MetadataValue = Annotated[str, Field(max_length=1024)]
 
 Status = Literal[
     "completed",  # end_turn (or structured output delivered)
@@ -34,10 +39,21 @@ StopReason = Literal[
 
 
 class Message(BaseModel):
-    """Base for wire messages: versioned, strict about unknown fields only where it helps."""
+    """Base for wire messages: versioned, finite numbers only, strict about unknown fields
+    only where it helps."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
     schema_version: int = SCHEMA_VERSION
+
+    @field_validator("schema_version")
+    @classmethod
+    def _supported_version(cls, version: int) -> int:
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"unsupported schema_version {version}: this platform reads version "
+                f"{SCHEMA_VERSION}"
+            )
+        return version
 
 
 class ToolChoice(BaseModel):
@@ -83,15 +99,13 @@ class Usage(BaseModel):
         )
 
 
-class AgentRequest(Message):
-    """agent.requests (key: conversation_id): one conversation for the orchestrator to run."""
+class RequestOptions(BaseModel):
+    """Everything a request asks for besides its id and its input; the orchestrator keeps
+    these in the conversation state (the input itself is kept once, as the transcript)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    conversation_id: ConversationId
-    prompt: str | None = None
-    messages: list[dict[str, Any]] | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     system: str | None = None
-    tools: list[str] = Field(default_factory=list)
+    tools: list[ToolName] = Field(default_factory=list, max_length=64)
     tool_choice: ToolChoice = ToolChoice()
     final_turn_none: bool = False
     disable_parallel_tool_use: bool = False
@@ -99,13 +113,24 @@ class AgentRequest(Message):
     max_tool_calls_per_turn: int | None = Field(default=None, ge=1, le=64)
     timeout_s: float | None = Field(default=None, gt=0, le=86_400)
     output_schema: dict[str, Any] | None = None
-    model: str | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=100)
     max_tokens: int | None = Field(default=None, ge=1, le=128_000)
     max_cost_usd: float | None = Field(default=None, gt=0)
     max_tokens_total: int | None = Field(default=None, ge=1)
-    reply_topic: str | None = None
+    reply_topic: str | None = Field(default=None, min_length=1, max_length=249)
     return_transcript: bool = False
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[MetadataKey, MetadataValue] = Field(
+        default_factory=dict, max_length=MAX_METADATA_ENTRIES
+    )
+
+
+class AgentRequest(Message, RequestOptions):
+    """agent.requests (key: conversation_id): one conversation for the orchestrator to run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    conversation_id: ConversationId
+    prompt: str | None = None
+    messages: list[dict[str, Any]] | None = None
 
     @model_validator(mode="after")
     def _one_input(self) -> AgentRequest:
@@ -115,14 +140,20 @@ class AgentRequest(Message):
             raise ValueError("'messages' must not be empty")
         return self
 
+    def options(self) -> RequestOptions:
+        """The request without its id and input (what the conversation state keeps)."""
+        return RequestOptions.model_validate(
+            self.model_dump(include=set(RequestOptions.model_fields))
+        )
+
 
 class ToolSpec(Message):
     """tool.registry (key: tool name, compacted): what a tool is and how to call it."""
 
-    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
-    description: str
+    name: ToolName
+    description: str = Field(max_length=10_000)
     input_schema: dict[str, Any]
-    timeout_s: float = Field(gt=0)
+    timeout_s: float = Field(gt=0, le=86_400)
     ordered: bool = False
 
     def definition(self) -> dict[str, Any]:
@@ -203,7 +234,18 @@ class Tick(Message):
     at: float
 
 
-Step = Annotated[ModelResult | ToolResult | Tick, Field(discriminator="kind")]
+class DeliveryFailure(Message):
+    """agent.steps (key: conversation_id): a call the orchestrator emitted never reached
+    the broker (refused, or no acknowledgement within the produce timeout)."""
+
+    kind: Literal["delivery_failure"] = "delivery_failure"
+    conversation_id: ConversationId
+    call_id: str
+    topic: str
+    error: str
+
+
+Step = Annotated[ModelResult | ToolResult | Tick | DeliveryFailure, Field(discriminator="kind")]
 
 
 class AgentResponse(Message):
@@ -225,6 +267,7 @@ class AgentResponse(Message):
 
 
 EventType = Literal[
+    "duplicate_request",
     "model_call_started",
     "model_call_finished",
     "tool_finished",

@@ -10,6 +10,8 @@ CONVERSATION_PARTITIONS = 4
 TOOL_PARTITIONS = 4
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """Transcripts ride on model calls and table entries: raised on purpose from Kafka's 1 MiB."""
+MAX_PAYLOAD_BYTES = MAX_MESSAGE_BYTES - 4096
+"""The largest value the platform produces: the rest is room for the key and record framing."""
 TOOL_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 

@@ -108,7 +108,8 @@ def test_unknown_requested_tool_is_an_invalid_request() -> None:
 def test_duplicate_request_is_ignored() -> None:
     state = started()
     t = step(state, request(), ctx())
-    assert t.emits == [] and t.observations[0].name == "duplicate_request"
+    assert [e.message.type for e in t.emits] == ["duplicate_request"]
+    assert t.observations[0].name == "duplicate_request"
 
 
 def test_parallel_fan_out_and_results_in_model_order() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from typing import Any
 
@@ -22,6 +23,9 @@ _BINARY: dict[type, Any] = {
 }
 _UNARY: dict[type, Any] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
 MAX_EXPONENT = 1000
+MAX_RESULT_BITS = 10_000
+"""About 3,000 digits: every intermediate value stays small, so no call can outlive its
+deadline in a thread that cannot be stopped (`((9**999)**999)**999` is refused at once)."""
 
 
 class CalculatorInput(BaseModel):
@@ -44,17 +48,41 @@ def _eval(node: ast.AST) -> float | int:
         return node.value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _eval(node.left), _eval(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
-            raise InvalidToolInput(f"exponent {right} is too large")
+        _check_size(node.op, left, right)
         try:
-            return _BINARY[type(node.op)](left, right)
+            return _bounded(_BINARY[type(node.op)](left, right))
         except ZeroDivisionError as exc:
             raise InvalidToolInput("division by zero") from exc
+        except OverflowError as exc:
+            raise InvalidToolInput("the result is too large for a float") from exc
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_eval(node.operand))
     raise InvalidToolInput(
         f"unsupported element {ast.dump(node)[:60]}; use numbers and + - * / % ^"
     )
+
+
+def _bits(value: float | int) -> int:
+    return abs(int(value)).bit_length() if isinstance(value, int) else 64
+
+
+def _check_size(op: ast.operator, left: float | int, right: float | int) -> None:
+    """Refuse, before computing it, any power or product that would be too large."""
+    if isinstance(op, ast.Pow):
+        if abs(right) > MAX_EXPONENT:
+            raise InvalidToolInput(f"exponent {right} is too large")
+        if isinstance(left, int) and abs(left) > 1 and _bits(left) * abs(right) > MAX_RESULT_BITS:
+            raise InvalidToolInput(f"the result would exceed {MAX_RESULT_BITS} bits")
+    if isinstance(op, ast.Mult) and _bits(left) + _bits(right) > MAX_RESULT_BITS:
+        raise InvalidToolInput(f"the result would exceed {MAX_RESULT_BITS} bits")
+
+
+def _bounded(value: float | int) -> float | int:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidToolInput("the result is too large for a float")
+    if isinstance(value, int) and value.bit_length() > MAX_RESULT_BITS:
+        raise InvalidToolInput(f"the result would exceed {MAX_RESULT_BITS} bits")
+    return value
 
 
 @tool(

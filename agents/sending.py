@@ -1,0 +1,188 @@
+"""Every message the orchestrator produces goes through `Sender`: bounded, never wedging.
+
+Sends to a topic the producer has already delivered to are handed to the producer
+inline, bounded by the produce timeout; its acknowledgement is checked by a callback. A
+topic not seen yet (its metadata may never come: a deleted tool topic, a missing reply
+topic) is sent from a background task, so the agent never waits on it. Reply topics named
+by requests are looked up first and never auto-created; a response that cannot be
+delivered there is replaced by a `failed` notice on the default response topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from monitoring import metrics
+from topics.codec import encode
+from topics.messages import AgentResponse
+
+log = logging.getLogger(__name__)
+
+OnFailure = Callable[[str], Awaitable[None]]
+MAX_BACKGROUND_SENDS = 10_000
+"""Sends allowed to wait for unknown topics at once; the agent waits beyond that."""
+TOPIC_LIST_MAX_AGE_S = 5.0
+
+
+class TopicDirectory:
+    """Which topics exist, from metadata listings taken when a name is not known yet.
+
+    A miss is re-checked once more a second later (a topic created just before the
+    request may take that long to show up); listings are at most five per second.
+    """
+
+    MIN_LISTING_INTERVAL_S = 0.2
+    RECHECK_AFTER_S = 1.0
+
+    def __init__(self, bootstrap: str, timeout_s: float) -> None:
+        self._bootstrap, self._timeout_s = bootstrap, timeout_s
+        self._names: set[str] = set()
+        self._listed_at = 0.0
+        self._lock = asyncio.Lock()
+        self._admin: AIOKafkaAdminClient | None = None
+
+    async def exists(self, topic: str) -> bool:
+        for attempt in range(2):
+            if topic in self._names:
+                return True
+            if attempt:
+                await asyncio.sleep(self.RECHECK_AFTER_S)
+            async with self._lock:
+                if topic not in self._names:
+                    await asyncio.wait_for(self._refresh(), self._timeout_s)
+        return topic in self._names
+
+    async def _refresh(self) -> None:
+        wait = self._listed_at + self.MIN_LISTING_INTERVAL_S - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+            await admin.start()
+            self._admin = admin
+        self._names = set(await self._admin.list_topics())
+        self._listed_at = time.monotonic()
+
+
+class Sender:
+    """Produces through faust's producer with a bound on every wait."""
+
+    def __init__(
+        self, producer: Any, directory: TopicDirectory, default_reply_topic: str, timeout_s: float
+    ) -> None:
+        self._producer = producer
+        self._directory = directory
+        self._default = default_reply_topic
+        self._timeout_s = timeout_s
+        self._known: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Semaphore(MAX_BACKGROUND_SENDS)
+
+    async def send(
+        self, topic: str, key: bytes, value: bytes, on_failure: OnFailure | None = None
+    ) -> None:
+        """Produce one message; `on_failure(reason)` runs if it never reaches the broker."""
+        if topic not in self._known:
+            await self._spawn(self._send_and_wait(topic, key, value, on_failure))
+            return
+        try:
+            pending = await asyncio.wait_for(self._produce(topic, key, value), self._timeout_s)
+        except Exception as exc:
+            await self._spawn(self._failed(topic, exc, on_failure))
+            return
+        pending.add_done_callback(lambda fut: self._acknowledged(topic, fut, on_failure))
+
+    async def deliver_reply(self, topic: str, key: bytes, response: AgentResponse) -> None:
+        """Answer on a caller-named topic; if that fails, say so on the default topic."""
+        await self._spawn(self._deliver_reply(topic, key, response))
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait (bounded) for background sends, e.g. before the process stops."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+
+    async def _produce(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
+        return await self._producer.send(topic, key, value, None, None, None)
+
+    async def _send_and_wait(
+        self, topic: str, key: bytes, value: bytes, on_failure: OnFailure | None
+    ) -> None:
+        try:
+            pending = await asyncio.wait_for(self._produce(topic, key, value), self._timeout_s)
+            await asyncio.wait_for(pending, self._timeout_s)
+        except Exception as exc:
+            await self._failed(topic, exc, on_failure)
+            return
+        self._known.add(topic)
+
+    async def _deliver_reply(self, topic: str, key: bytes, response: AgentResponse) -> None:
+        try:
+            if not await self._directory.exists(topic):
+                raise LookupError("the topic does not exist (create it before naming it)")
+            pending = await asyncio.wait_for(
+                self._produce(topic, key, encode(response)), self._timeout_s
+            )
+            await asyncio.wait_for(pending, self._timeout_s)
+        except Exception as exc:
+            reason = _reason(exc)
+            metrics.SEND_FAILURES.labels("reply").inc()
+            log.warning(
+                "Response of %s could not be delivered to %s: %s.",
+                response.conversation_id,
+                topic,
+                reason,
+            )
+            notice = AgentResponse(
+                conversation_id=response.conversation_id,
+                status="failed",
+                error=f"the {response.status} response could not be delivered to reply "
+                f"topic {topic!r}: {reason}",
+                metadata=response.metadata,
+            )
+            await self._send_and_wait(self._default, key, encode(notice), None)
+
+    def _acknowledged(
+        self, topic: str, fut: asyncio.Future[Any], on_failure: OnFailure | None
+    ) -> None:
+        if fut.cancelled() or fut.exception() is None:
+            return
+        self._spawn_now(self._failed(topic, fut.exception(), on_failure))
+
+    async def _failed(
+        self, topic: str, exc: BaseException | None, on_failure: OnFailure | None
+    ) -> None:
+        reason = _reason(exc)
+        metrics.SEND_FAILURES.labels("call" if on_failure else "other").inc()
+        log.warning("A message for %s was not delivered: %s.", topic, reason)
+        if on_failure is not None:
+            try:
+                await on_failure(reason)
+            except Exception:
+                log.exception("Reporting the failed delivery to %s failed too.", topic)
+
+    async def _spawn(self, work: Awaitable[None]) -> None:
+        await self._room.acquire()
+        self._spawn_now(work, acquired=True)
+
+    def _spawn_now(self, work: Awaitable[None], acquired: bool = False) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            if acquired:
+                self._room.release()
+
+        task.add_done_callback(done)
+
+
+def _reason(exc: BaseException | None) -> str:
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return "no acknowledgement within the produce timeout"
+    return f"{type(exc).__name__}: {exc}"[:300]
