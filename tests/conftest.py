@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from agentstream import broker
 
@@ -75,3 +76,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def unique() -> str:
     """A fresh name fragment, so each test gets its own topics, groups and app ids."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+# Property-based tests: a few hundred examples in `make test`, 10,000 in the nightly-size
+# run (`HYPOTHESIS_PROFILE=nightly make test`).
+settings.register_profile("default", max_examples=300, deadline=None)
+settings.register_profile(
+    "nightly", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -28,12 +28,13 @@ class ThreadSlots:
 
     async def run(self, tool: str, fn: Callable[..., Any], *args: Any, timeout_s: float) -> Any:
         """`fn(*args)` in a thread; TimeoutError after `timeout_s` (the thread runs on)."""
-        loop = asyncio.get_running_loop()
-        running = loop.run_in_executor(self._pool, functools.partial(fn, *args))
+        submitted = self._pool.submit(functools.partial(fn, *args))
+        running = asyncio.wrap_future(submitted)
         try:
             return await asyncio.wait_for(asyncio.shield(running), timeout_s)
         except TimeoutError:
-            if not running.done():
+            # Still queued: it never runs. Started: its thread runs on, and is counted.
+            if not submitted.cancel() and not submitted.done():
                 self._overran(tool, running)
             raise
 
