@@ -117,7 +117,7 @@ class RequestOptions(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=128_000)
     max_cost_usd: float | None = Field(default=None, gt=0)
     max_tokens_total: int | None = Field(default=None, ge=1)
-    reply_topic: str | None = Field(default=None, min_length=1, max_length=249)
+    reply_topic: str | None = Field(default=None, min_length=1, max_length=10_000)
     return_transcript: bool = False
     metadata: dict[MetadataKey, MetadataValue] = Field(
         default_factory=dict, max_length=MAX_METADATA_ENTRIES
