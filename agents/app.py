@@ -33,7 +33,15 @@ from topics.codec import (
     encode_key,
     read_envelope,
 )
-from topics.messages import AgentRequest, AgentResponse, DeadLetter, DeliveryFailure, Tick
+from topics.messages import (
+    AgentRequest,
+    AgentResponse,
+    DeadLetter,
+    DeliveryFailure,
+    ModelCall,
+    Tick,
+    ToolCall,
+)
 from topics.names import CONVERSATION_PARTITIONS, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, Topics
 from topics.reply_topics import ReplyTopicPolicy
 
@@ -259,21 +267,23 @@ class Orchestrator:
 
     async def _send(self, emit: Emit, value: bytes, key: bytes | None = None) -> None:
         key = key or encode_key(emit.key)
-        if emit.role == "responses":
-            topic = emit.topic or self.topics.agent_responses.name
-            if topic != self.topics.agent_responses.name:
-                assert isinstance(emit.message, AgentResponse)
-                await self.sender.deliver_reply(topic, key, emit.message)
-                return
-            await self.sender.send(topic, key, value)
+        topic = self._topic_of(emit)
+        message = emit.message
+        if isinstance(message, AgentResponse) and topic != self.topics.agent_responses.name:
+            await self.sender.deliver_reply(topic, key, message)
             return
         on_failure = None
-        if emit.role in ("model_calls", "tool_calls"):
-            call_id = getattr(emit.message, "call_id", None) or getattr(
-                emit.message, "tool_use_id", ""
-            )
-            on_failure = self._delivery_failure_reporter(emit.key, call_id, self._topic_of(emit))
-        await self.sender.send(self._topic_of(emit), key, value, on_failure)
+        if isinstance(message, ModelCall | ToolCall):
+            call_id = message.call_id if isinstance(message, ModelCall) else message.tool_use_id
+            on_failure = self._delivery_failure_reporter(emit.key, call_id, topic)
+        await self.sender.send(topic, key, value, on_failure)
+
+    async def _answer(self, transition: Transition, response_key: bytes | None = None) -> None:
+        """Send a refusal the machine decided outside `_apply` (nothing to store)."""
+        metrics.record_observations(transition.observations)
+        for emit in transition.emits:
+            key = response_key if emit.role == "responses" else None
+            await self._send(emit, encode(emit.message), key)
 
     def _delivery_failure_reporter(self, conversation_id: str, call_id: str, topic: str):
         """Turn a call that never reached the broker into a step that fails its conversation."""
@@ -301,8 +311,7 @@ class Orchestrator:
                 status="failed",
                 metadata=request.metadata,
             )
-            for emit in transition.emits:
-                await self._send(emit, encode(emit.message))
+            await self._answer(transition)
 
         return report
 
@@ -354,10 +363,7 @@ class Orchestrator:
         if conversation_id is None:
             return
         transition = refuse(conversation_id, reply_topic, reason[:2000], self._context())
-        metrics.record_observations(transition.observations)
-        for emit in transition.emits:
-            key = message.key if emit.role == "responses" and message.key else None
-            await self._send(emit, encode(emit.message), key)
+        await self._answer(transition, message.key)
 
     # --- timers ------------------------------------------------------------------------
 

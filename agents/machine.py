@@ -178,16 +178,15 @@ def fail(state: ConversationState | None, event: Event, ctx: Context, error: str
         t = Transition(state.model_copy(deep=True))
         _finish(t, ctx, "failed", error=error)
         return t
-    if isinstance(event, AgentRequest):
-        return refuse(
-            event.conversation_id,
-            event.reply_topic,
-            error,
-            ctx,
-            status="failed",
-            metadata=event.metadata,
-        )
-    return refuse(event.conversation_id, None, error, ctx, status="failed")
+    request = event if isinstance(event, AgentRequest) else None
+    return refuse(
+        event.conversation_id,
+        request.reply_topic if request else None,
+        error,
+        ctx,
+        status="failed",
+        metadata=request.metadata if request else None,
+    )
 
 
 def too_large(

@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 OnFailure = Callable[[str], Awaitable[None]]
 MAX_BACKGROUND_SENDS = 10_000
 """Sends allowed to wait for unknown topics at once; the agent waits beyond that."""
-TOPIC_LIST_MAX_AGE_S = 5.0
 
 
 class TopicDirectory:
@@ -102,20 +101,19 @@ class Sender:
         """Answer on a caller-named topic; if that fails, say so on the default topic."""
         await self._spawn(self._deliver_reply(topic, key, response))
 
-    async def drain(self, timeout_s: float) -> None:
-        """Wait (bounded) for background sends, e.g. before the process stops."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout_s)
-
     async def _produce(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
         return await self._producer.send(topic, key, value, None, None, None)
+
+    async def _produce_and_wait(self, topic: str, key: bytes, value: bytes) -> None:
+        """Hand over and wait for the broker's acknowledgement, each within the timeout."""
+        pending = await asyncio.wait_for(self._produce(topic, key, value), self._timeout_s)
+        await asyncio.wait_for(pending, self._timeout_s)
 
     async def _send_and_wait(
         self, topic: str, key: bytes, value: bytes, on_failure: OnFailure | None
     ) -> None:
         try:
-            pending = await asyncio.wait_for(self._produce(topic, key, value), self._timeout_s)
-            await asyncio.wait_for(pending, self._timeout_s)
+            await self._produce_and_wait(topic, key, value)
         except Exception as exc:
             await self._failed(topic, exc, on_failure)
             return
@@ -125,10 +123,7 @@ class Sender:
         try:
             if not await self._directory.exists(topic):
                 raise LookupError("the topic does not exist (create it before naming it)")
-            pending = await asyncio.wait_for(
-                self._produce(topic, key, encode(response)), self._timeout_s
-            )
-            await asyncio.wait_for(pending, self._timeout_s)
+            await self._produce_and_wait(topic, key, encode(response))
         except Exception as exc:
             reason = _reason(exc)
             metrics.SEND_FAILURES.labels("reply").inc()

@@ -19,6 +19,7 @@ from agents.machine import Context, step
 from agentstream.settings import Settings
 from agentstream.stack import Stack
 from monitoring.scrape import scrape_sum
+from tests.support.kafka import create_topic
 from tests.support.wire import Wire
 from topics.codec import encode
 from topics.messages import AgentRequest, ModelCall
@@ -167,8 +168,6 @@ async def test_a_reused_conversation_id_gets_a_documented_outcome(stack: Stack, 
     await wire.request(first)
     assert (await wire.response(conversation_id))["status"] == "completed"
     reply_topic = f"{stack.config.prefix}replies.{uuid.uuid4().hex[:8]}"
-    from tests.support.kafka import create_topic
-
     await create_topic(stack.config.bootstrap, reply_topic, 1)
     async with Wire(stack.config.bootstrap, wire.topics, [reply_topic]) as other:
         await wire.request(first)  # a redelivery: same reply topic

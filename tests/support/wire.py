@@ -42,7 +42,7 @@ class Wire:
         )
         await self.producer.start()
         await self.consumer.start()
-        tps = [TopicPartition(t, p) for t in self.watched for p in await self._partitions(t)]
+        tps = await self._partitions(self.watched)
         self.consumer.assign(tps)
         await self.consumer.seek_to_end(*tps)
         for tp in tps:
@@ -50,14 +50,17 @@ class Wire:
         self.records = {t: [] for t in self.watched}
         return self
 
-    async def _partitions(self, topic: str) -> list[int]:
+    async def _partitions(self, topics: list[str]) -> list[TopicPartition]:
+        """Every partition of `topics`, from the broker (reply topics have any count)."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:
-            (described,) = await admin.describe_topics([topic])
+            described = await admin.describe_topics(topics)
         finally:
             await admin.close()
-        return [p["partition"] for p in described["partitions"]]
+        return [
+            TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
+        ]
 
     async def __aexit__(self, *exc: object) -> None:
         await self.producer.stop()
