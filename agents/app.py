@@ -17,13 +17,14 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from agents.deadlines import DeadlineIndex
 from agents.limits import Defaults
-from agents.machine import Context, Emit, Event, Transition, fail, refuse, step, too_large
+from agents.machine import Context, Emit, Event, State, Transition, fail, refuse, step, too_large
 from agents.registry_view import RegistryView
-from agents.sending import Sender, TopicDirectory
-from agents.state import ConversationState
+from agents.sending import Sender, TopicDirectory, Undelivered
+from agents.state import load_stored
 from agentstream.settings import Settings
 from monitoring import metrics
 from monitoring.pricing import Pricing
+from topics.admin import durability_config
 from topics.codec import (
     COMPRESSION,
     DecodeError,
@@ -47,6 +48,7 @@ from topics.reply_topics import ReplyTopicPolicy
 
 log = logging.getLogger(__name__)
 RESCAN_INTERVAL_S = 2.0
+FULL_RESCAN_INTERVAL_S = 60.0
 STALL_CHECK_INTERVAL_S = 1.0
 STALL_AFTER_S = 10.0
 _partitioner = DefaultPartitioner()
@@ -66,6 +68,7 @@ def build_app(settings: Settings) -> faust.App:
         store="memory://",  # recovered from the changelog topic on start
         topic_partitions=CONVERSATION_PARTITIONS,
         table_standby_replicas=0,  # the deadline scan relies on holding active partitions only
+        topic_replication_factor=settings.replication_factor,  # changelog and faust's own
         web_enabled=False,  # metrics are served by prometheus-client instead
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
@@ -83,6 +86,21 @@ def build_app(settings: Settings) -> faust.App:
     )
     Orchestrator(app, settings)
     return app
+
+
+def changelog_config(settings: Settings) -> dict[str, str]:
+    """The conversations changelog: durable like every topic, and compacted promptly.
+
+    Finished conversations are deleted from the table (tombstones), so once the log
+    cleaner has run, recovery reads only live and recently finished conversations.
+    """
+    return {
+        **durability_config(settings.min_insync_replicas),
+        "max.message.bytes": str(MAX_MESSAGE_BYTES),
+        "segment.ms": str(10 * 60 * 1000),
+        "min.cleanable.dirty.ratio": "0.1",
+        "delete.retention.ms": str(60 * 60 * 1000),
+    }
 
 
 class TooLarge(Exception):
@@ -136,6 +154,8 @@ class Orchestrator:
             max_tool_calls_per_turn=settings.max_tool_calls_per_turn,
             tool_timeout_s=settings.tool_timeout_s,
             conversation_timeout_s=settings.conversation_timeout_s,
+            call_lease_s=settings.call_lease_s,
+            finished_retention_s=settings.finished_retention_s,
         )
         self.reply_topics = ReplyTopicPolicy(
             self.topics, settings.reply_topic_patterns, internal_prefixes=(f"{app_id(settings)}-",)
@@ -147,6 +167,7 @@ class Orchestrator:
             partitions=CONVERSATION_PARTITIONS,
             key_type=bytes,
             value_type=bytes,
+            extra_topic_configs=changelog_config(settings),
         )
         inputs = app.topic(
             self.topics.agent_requests.name,
@@ -160,6 +181,7 @@ class Orchestrator:
         app.timer(RESCAN_INTERVAL_S)(self._rescan)
         app.timer(STALL_CHECK_INTERVAL_S)(self._watch_for_stall)
         self._last_event_at = time.monotonic()
+        self._full_rescan_at = 0.0
 
     @property
     def sender(self) -> Sender:
@@ -221,6 +243,8 @@ class Orchestrator:
                 self.topics.agent_requests.name, key, message.value, self._rekey_failed(request)
             )
             return
+        if request.reply_topic and not self.reply_topics.problem(request.reply_topic):
+            self.sender.look_up(self.reply_topics.resolve(request.reply_topic))
         await self._apply(request.conversation_id, request, message)
 
     async def _on_step_message(self, message: Any) -> None:
@@ -234,10 +258,10 @@ class Orchestrator:
     async def _apply(self, conversation_id: str, event: Event, message: Any) -> None:
         key = encode_key(conversation_id)
         ctx = self._context()
-        state: ConversationState | None = None
+        state: State | None = None
         try:
             raw = self.table.get(key)
-            state = ConversationState.model_validate_json(raw) if raw else None
+            state = load_stored(raw) if raw else None
             transition = step(state, event, ctx)
             encoded = Encoded(transition, transition.state is not state)
         except TooLarge as big:
@@ -256,34 +280,65 @@ class Orchestrator:
     async def _commit(
         self, key: bytes, conversation_id: str, transition: Transition, encoded: Encoded
     ) -> None:
-        """Store the new state (when it changed), record metrics, send what was emitted."""
-        if encoded.state is not None and transition.state is not None:
+        """Answer first, then store the new state, then send the rest; record metrics.
+
+        The final answer is acknowledged by the broker before the state saying "finished"
+        is stored: if it cannot be delivered, the conversation keeps its previous state
+        and its lease or deadline brings it back here, so an answer is never lost to a
+        crash or a broker outage. Calls and events follow the state (see `Sender`).
+        """
+        sends = list(zip(transition.emits, encoded.emits, strict=True))
+        try:
+            for emit, _value in sends:
+                if emit.role == "responses":
+                    await self._respond(emit)
+        except Undelivered as exc:
+            log.error(
+                "Conversation %s: its answer was not delivered (%s); it stays unanswered "
+                "and is answered again when its lease or deadline comes.",
+                conversation_id,
+                exc,
+            )
+            return
+        if transition.forget:
+            self.table.pop(key, None)
+            self.deadlines.set(conversation_id, None)
+        elif encoded.state is not None and transition.state is not None:
             self.table[key] = encoded.state
-            self.deadlines.set(conversation_id, transition.state.next_deadline())
+            state = transition.state
+            self.deadlines.set(conversation_id, state.next_deadline(), not state.finished)
+        metrics.IN_FLIGHT.set(self.deadlines.in_flight)
         metrics.record_observations(transition.observations)
         self._log_ending(transition)
-        for emit, value in zip(transition.emits, encoded.emits, strict=True):
-            await self._send(emit, value)
+        for emit, value in sends:
+            if emit.role != "responses":
+                await self._send(emit, value)
 
-    async def _send(self, emit: Emit, value: bytes, key: bytes | None = None) -> None:
-        key = key or encode_key(emit.key)
+    async def _respond(self, emit: Emit, key: bytes | None = None) -> None:
+        assert isinstance(emit.message, AgentResponse)
+        topic = emit.topic or self.topics.agent_responses.name
+        await self.sender.respond(topic, key or encode_key(emit.key), emit.message)
+
+    async def _send(self, emit: Emit, value: bytes) -> None:
         topic = self._topic_of(emit)
         message = emit.message
-        if isinstance(message, AgentResponse) and topic != self.topics.agent_responses.name:
-            await self.sender.deliver_reply(topic, key, message)
-            return
         on_failure = None
         if isinstance(message, ModelCall | ToolCall):
             call_id = message.call_id if isinstance(message, ModelCall) else message.tool_use_id
             on_failure = self._delivery_failure_reporter(emit.key, call_id, topic)
-        await self.sender.send(topic, key, value, on_failure)
+        await self.sender.send(topic, encode_key(emit.key), value, on_failure)
 
     async def _answer(self, transition: Transition, response_key: bytes | None = None) -> None:
         """Send a refusal the machine decided outside `_apply` (nothing to store)."""
         metrics.record_observations(transition.observations)
         for emit in transition.emits:
-            key = response_key if emit.role == "responses" else None
-            await self._send(emit, encode(emit.message), key)
+            if emit.role == "responses":
+                try:
+                    await self._respond(emit, response_key)
+                except Undelivered as exc:
+                    log.error("A refusal for %s was not delivered: %s.", emit.key, exc)
+            else:
+                await self._send(emit, encode(emit.message))
 
     def _delivery_failure_reporter(self, conversation_id: str, call_id: str, topic: str):
         """Turn a call that never reached the broker into a step that fails its conversation."""
@@ -405,21 +460,31 @@ class Orchestrator:
             )
 
     async def _rescan(self) -> None:
-        """Rebuild the deadline index from the table partitions this instance holds."""
-        deadlines: dict[str, float] = {}
+        """Rebuild the deadline index from the table when the two disagree.
+
+        `_commit` keeps the index in step with every write this instance makes; what it
+        cannot see is a rebalance (partitions recovered from the changelog, or revoked).
+        Every table entry has exactly one deadline, so a differing count means a rebuild;
+        a full rebuild also runs every FULL_RESCAN_INTERVAL_S as a safety net.
+        """
+        now = time.monotonic()
+        if len(self.table) == len(self.deadlines) and now < self._full_rescan_at:
+            return
+        self._full_rescan_at = now + FULL_RESCAN_INTERVAL_S
+        deadlines: dict[str, tuple[float, bool]] = {}
         for key, raw in list(self.table.items()):
             if not raw:
                 continue
             try:
-                state = ConversationState.model_validate_json(raw)
+                state = load_stored(raw)
             except ValueError:
                 log.error("Conversation %r has an unreadable state; skipping it.", key[:200])
                 continue
             deadline = state.next_deadline()
             if deadline is not None:
-                deadlines[key.decode()] = deadline
+                deadlines[key.decode()] = (deadline, not state.finished)
         self.deadlines.replace(deadlines)
-        metrics.IN_FLIGHT.set(len(deadlines))
+        metrics.IN_FLIGHT.set(self.deadlines.in_flight)
 
 
 def _describe(exc: BaseException) -> str:

@@ -25,6 +25,10 @@ class Defaults:
     max_tool_calls_per_turn: int = 8
     tool_timeout_s: float = 30.0
     conversation_timeout_s: float = 300.0
+    call_lease_s: float = 10.0
+    """A call without a result after this long is published again under the same id."""
+    finished_retention_s: float = 3600.0
+    """How long a finished conversation's id is remembered (to spot redelivered requests)."""
 
 
 @dataclass(frozen=True)

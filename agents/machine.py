@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from agents.limits import OUTPUT_TOOL, OUTPUT_TOOL_DESCRIPTION, Defaults, Limits, tool_choice_for
 from agents.schemas import schema_error, validation_error
-from agents.state import ConversationState, PendingCall
+from agents.state import ConversationState, FinishedConversation, PendingCall
 from topics.messages import (
     AgentEvent,
     AgentRequest,
@@ -41,6 +41,7 @@ FINISHING_STOP_REASONS: dict[str, Status] = {
 }
 DEFAULT_REPLY_POLICY = ReplyTopicPolicy(Topics())
 Event = AgentRequest | ModelResult | ToolResult | Tick | DeliveryFailure
+State = ConversationState | FinishedConversation
 USAGE_KINDS = {
     "input_tokens": "input",
     "output_tokens": "output",
@@ -82,11 +83,12 @@ class Context:
 
 @dataclass
 class Transition:
-    """The new state plus what to send and what to count."""
+    """The new state plus what to send and what to count; `forget` deletes the entry."""
 
-    state: ConversationState | None
+    state: State | None
     emits: list[Emit] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
+    forget: bool = False
 
     def emit(self, emit: Emit) -> None:
         self.emits.append(emit)
@@ -111,12 +113,16 @@ class Transition:
         )
 
 
-def step(state: ConversationState | None, event: Event, ctx: Context) -> Transition:
+def step(state: State | None, event: Event, ctx: Context) -> Transition:
     """Apply one event to one conversation."""
     if isinstance(event, AgentRequest):
         return _on_request(state, event, ctx)
+    forget = isinstance(state, FinishedConversation) and ctx.now >= state.forget_at
+    if forget and isinstance(event, Tick):
+        return Transition(None, forget=True)
     if state is None or state.finished:
         return _ignored(state, event)
+    assert isinstance(state, ConversationState)
     state = state.model_copy(deep=True)
     t = Transition(state)
     if ctx.now >= state.deadline_at:
@@ -168,13 +174,13 @@ def refuse(
     return t
 
 
-def fail(state: ConversationState | None, event: Event, ctx: Context, error: str) -> Transition:
+def fail(state: State | None, event: Event, ctx: Context, error: str) -> Transition:
     """End the conversation `event` belongs to as `failed` (or refuse a new request).
 
     The orchestrator's edge calls this when applying `event` raised or produced something
     it could not store or send; the conversation stops with a clear error and only it.
     """
-    if state is not None and not state.finished:
+    if isinstance(state, ConversationState) and not state.finished:
         t = Transition(state.model_copy(deep=True))
         _finish(t, ctx, "failed", error=error)
         return t
@@ -190,7 +196,7 @@ def fail(state: ConversationState | None, event: Event, ctx: Context, error: str
 
 
 def too_large(
-    state: ConversationState | None, event: Event, ctx: Context, what: str, size: int, limit: int
+    state: State | None, event: Event, ctx: Context, what: str, size: int, limit: int
 ) -> Transition:
     """Refuse a request, or fail a conversation, whose next state or message is too big."""
     error = f"{what} would be {size} bytes as JSON, over the limit of {limit} bytes"
@@ -205,7 +211,7 @@ def too_large(
     return fail(state, event, ctx, f"the conversation's {error}")
 
 
-def _ignored(state: ConversationState | None, event: Event) -> Transition:
+def _ignored(state: State | None, event: Event) -> Transition:
     t = Transition(state)
     if isinstance(event, ToolResult):
         t.observe("tool_call", tool=event.tool, outcome="late")
@@ -216,6 +222,11 @@ def _ignored(state: ConversationState | None, event: Event) -> Transition:
 
 def _limits(state: ConversationState, ctx: Context) -> Limits:
     return Limits.of(state.options, ctx.defaults)
+
+
+def _running(t: Transition) -> ConversationState:
+    assert isinstance(t.state, ConversationState)
+    return t.state
 
 
 # --- requests -------------------------------------------------------------------------
@@ -240,7 +251,7 @@ def _request_problem(request: AgentRequest, registry: Mapping[str, ToolSpec]) ->
     return None
 
 
-def _on_request(state: ConversationState | None, request: AgentRequest, ctx: Context) -> Transition:
+def _on_request(state: State | None, request: AgentRequest, ctx: Context) -> Transition:
     if state is not None:
         return _duplicate(state, request, ctx)
     reply_problem = ctx.reply_topics.problem(request.reply_topic)
@@ -265,12 +276,12 @@ def _on_request(state: ConversationState | None, request: AgentRequest, ctx: Con
     return t
 
 
-def _duplicate(state: ConversationState, request: AgentRequest, ctx: Context) -> Transition:
+def _duplicate(state: State, request: AgentRequest, ctx: Context) -> Transition:
     """A request for an id in use: a redelivery when it names the same reply topic as the
     first (no second answer), else a refusal on its own reply topic."""
     t = Transition(state)
     t.observe("duplicate_request")
-    mine = ctx.reply_topics.resolve(state.options.reply_topic)
+    mine = ctx.reply_topics.resolve(state.reply_topic)
     theirs = ctx.reply_topics.resolve(request.reply_topic)
     same = mine == theirs
     t.event(
@@ -316,8 +327,7 @@ def _budget_problem(state: ConversationState) -> str | None:
 
 
 def _start_model_call(t: Transition, ctx: Context, detail: str) -> None:
-    state = t.state
-    assert state is not None
+    state = _running(t)
     limits = _limits(state, ctx)
     budget = _budget_problem(state)
     if budget:
@@ -332,6 +342,22 @@ def _start_model_call(t: Transition, ctx: Context, detail: str) -> None:
         )
         return
     state.iteration += 1
+    state.model_call_id = f"{state.conversation_id}#{state.iteration}"
+    _send_model_call(t, ctx)
+    t.event(ctx, "model_call_started", detail=detail)
+
+
+def _lease(ctx: Context, deadline_at: float) -> float | None:
+    """When to re-publish a call sent now, if its deadline does not come first."""
+    lease_until = ctx.now + ctx.defaults.call_lease_s
+    return lease_until if lease_until < deadline_at else None
+
+
+def _send_model_call(t: Transition, ctx: Context) -> None:
+    """Publish the current model call (again, on a re-drive: same call_id, same params)."""
+    state = _running(t)
+    assert state.model_call_id is not None
+    limits = _limits(state, ctx)
     request = state.options
     params: dict[str, Any] = {
         "model": request.model or ctx.defaults.model,
@@ -345,8 +371,7 @@ def _start_model_call(t: Transition, ctx: Context, detail: str) -> None:
     if tools and choice is not None:
         params["tools"] = tools
         params["tool_choice"] = choice
-    state.model_call_id = f"{state.conversation_id}#{state.iteration}"
-    state.model_call_started_at = ctx.now
+    state.model_call_lease_until = _lease(ctx, state.deadline_at)
     t.emit(
         Emit(
             "model_calls",
@@ -359,16 +384,14 @@ def _start_model_call(t: Transition, ctx: Context, detail: str) -> None:
             ),
         )
     )
-    t.event(ctx, "model_call_started", detail=detail)
 
 
 def _on_model_result(t: Transition, result: ModelResult, ctx: Context) -> None:
-    state = t.state
-    assert state is not None
+    state = _running(t)
     if result.call_id != state.model_call_id:
         t.observe("model_result_dropped", reason="duplicate")
         return
-    state.model_call_id = None
+    state.model_call_id, state.model_call_lease_until = None, None
     state.usage = state.usage.plus(result.usage)
     cost = ctx.price(result.model, result.usage)
     state.cost_usd += cost
@@ -441,8 +464,7 @@ def _refusal(
 
 
 def _on_tool_use(t: Transition, content: list[dict[str, Any]], ctx: Context) -> None:
-    state = t.state
-    assert state is not None
+    state = _running(t)
     blocks = [b for b in content if b.get("type") == "tool_use"]
     if not blocks:
         _finish(
@@ -490,8 +512,7 @@ def _take_structured_output(
     t: Transition, blocks: list[dict[str, Any]], ctx: Context
 ) -> tuple[bool, str | None]:
     """(finished, problem): finish with a valid output object, or say what is wrong with it."""
-    state = t.state
-    assert state is not None
+    state = _running(t)
     schema = state.options.output_schema
     block = next((b for b in blocks if b.get("name") == OUTPUT_TOOL), None)
     if schema is None or block is None:
@@ -517,8 +538,7 @@ def _resolve(call: PendingCall, content: str, is_error: bool, timed_out: bool = 
 
 def _dispatch_ready(t: Transition, ctx: Context) -> list[str]:
     """Dispatch every waiting call that may run now: all parallel ones, one ordered one."""
-    state = t.state
-    assert state is not None
+    state = _running(t)
     ordered_busy = any(c.ordered and c.status == "dispatched" for c in state.calls)
     sent: list[str] = []
     for call in state.calls:
@@ -534,13 +554,21 @@ def _dispatch_ready(t: Transition, ctx: Context) -> list[str]:
 
 
 def _dispatch(t: Transition, call: PendingCall, ctx: Context) -> None:
-    state = t.state
-    assert state is not None
+    state = _running(t)
     spec = state.spec(call.tool)
     timeout_s = spec.timeout_s if spec else ctx.defaults.tool_timeout_s
     call.status = "dispatched"
     call.dispatched_at = ctx.now
     call.deadline_at = min(ctx.now + timeout_s, state.deadline_at)
+    _publish_call(t, call, ctx)
+
+
+def _publish_call(t: Transition, call: PendingCall, ctx: Context) -> None:
+    """Publish a dispatched call (again, on a re-drive: the same tool_use_id and input)."""
+    state = _running(t)
+    assert call.deadline_at is not None and call.dispatched_at is not None
+    call.lease_until = _lease(ctx, call.deadline_at)
+    call.sends += 1
     key = state.conversation_id if call.ordered else call.tool_use_id
     t.emit(
         Emit(
@@ -552,7 +580,7 @@ def _dispatch(t: Transition, call: PendingCall, ctx: Context) -> None:
                 tool=call.tool,
                 input=call.input,
                 deadline_at=call.deadline_at,
-                dispatched_at=ctx.now,
+                dispatched_at=call.dispatched_at,
             ),
             tool=call.tool,
         )
@@ -560,8 +588,7 @@ def _dispatch(t: Transition, call: PendingCall, ctx: Context) -> None:
 
 
 def _on_tool_result(t: Transition, result: ToolResult, ctx: Context) -> None:
-    state = t.state
-    assert state is not None
+    state = _running(t)
     call = next((c for c in state.calls if c.tool_use_id == result.tool_use_id), None)
     if call is None or call.status != "dispatched":
         late = (call is not None and call.timed_out) or (
@@ -598,8 +625,7 @@ def _on_tool_result(t: Transition, result: ToolResult, ctx: Context) -> None:
 
 
 def _on_tick(t: Transition, ctx: Context) -> None:
-    state = t.state
-    assert state is not None
+    state = _running(t)
     expired = [
         c
         for c in state.calls
@@ -615,6 +641,7 @@ def _on_tick(t: Transition, ctx: Context) -> None:
             timed_out=True,
         )
         t.observe("tool_call", tool=call.tool, outcome="timeout")
+    _redrive(t, ctx)
     if not expired:
         return
     _dispatch_ready(t, ctx)
@@ -622,9 +649,32 @@ def _on_tick(t: Transition, ctx: Context) -> None:
     _maybe_complete_turn(t, ctx)
 
 
+def _redrive(t: Transition, ctx: Context) -> None:
+    """Re-publish every call whose lease ran out without a result, under the same id.
+
+    A call can go missing without anyone failing: a crash between storing "dispatched"
+    and the broker's acknowledgement of the call, or a worker that died holding it.
+    Workers treat the id as an idempotency key and the machine applies one result per id,
+    so publishing again is always safe.
+    """
+    state = _running(t)
+    again: list[str] = []
+    lease = state.model_call_lease_until
+    if state.model_call_id is not None and lease is not None and lease <= ctx.now:
+        _send_model_call(t, ctx)
+        t.observe("call_redriven", kind="model", tool="none")
+        again.append(state.model_call_id)
+    for call in state.calls:
+        if call.status == "dispatched" and call.lease_until and call.lease_until <= ctx.now:
+            _publish_call(t, call, ctx)
+            t.observe("call_redriven", kind="tool", tool=call.tool)
+            again.append(call.tool_use_id)
+    if again:
+        t.event(ctx, "call_redriven", detail=", ".join(again))
+
+
 def _on_delivery_failure(t: Transition, failure: DeliveryFailure, ctx: Context) -> None:
-    state = t.state
-    assert state is not None
+    state = _running(t)
     pending = failure.call_id == state.model_call_id or any(
         c.tool_use_id == failure.call_id and c.status == "dispatched" for c in state.calls
     )
@@ -641,8 +691,7 @@ def _on_delivery_failure(t: Transition, failure: DeliveryFailure, ctx: Context) 
 
 def _maybe_complete_turn(t: Transition, ctx: Context) -> None:
     """Once every call of the turn has a result, send them as one user turn, in order."""
-    state = t.state
-    assert state is not None
+    state = _running(t)
     if state.finished or not state.calls or any(c.status != "done" for c in state.calls):
         return
     blocks = [c.result for c in state.calls if c.result is not None]
@@ -677,8 +726,7 @@ def _finish(
     error: str | None = None,
     output: dict[str, Any] | None = None,
 ) -> None:
-    state = t.state
-    assert state is not None
+    state = _running(t)
     response = AgentResponse(
         conversation_id=state.conversation_id,
         status=status,
@@ -695,10 +743,16 @@ def _finish(
         transcript=list(state.messages) if state.options.return_transcript else None,
     )
     state.status = status
-    state.retire_calls()
-    state.messages, state.model_call_id = [], None
     topic = ctx.reply_topics.resolve(state.options.reply_topic)
     t.emit(Emit("responses", state.conversation_id, response, topic=topic))
     t.event(ctx, "conversation_finished", detail=f"{status}" + (f": {error}" if error else ""))
     t.observe("conversation_finished", status=status, stop_reason=stop_reason or "none")
     t.observe("iterations", float(state.iteration))
+    t.state = FinishedConversation(
+        conversation_id=state.conversation_id,
+        status=status,
+        reply_topic=state.options.reply_topic,
+        iteration=state.iteration,
+        finished_at=ctx.now,
+        forget_at=ctx.now + ctx.defaults.finished_retention_s,
+    )

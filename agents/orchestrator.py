@@ -20,7 +20,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     topics = Topics(settings.topic_prefix)
-    asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, topics.core()))
+    asyncio.run(
+        ensure_topics(settings.kafka_bootstrap_servers, topics.core(), **settings.replication)
+    )
     metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
     app = build_app(settings)
     # faust's own CLI runs the worker; info level avoids its spinner and debug logging.

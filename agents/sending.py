@@ -1,11 +1,21 @@
 """Every message the orchestrator produces goes through `Sender`: bounded, never wedging.
 
-Sends to a topic the producer has already delivered to are handed to the producer
-inline, bounded by the produce timeout; its acknowledgement is checked by a callback. A
-topic not seen yet (its metadata may never come: a deleted tool topic, a missing reply
-topic) is sent from a background task, so the agent never waits on it. Reply topics named
-by requests are looked up first and never auto-created; a response that cannot be
-delivered there is replaced by a `failed` notice on the default response topic.
+Two kinds of send, matching what a crash may cost:
+
+- `respond` (final answers) waits for the broker's acknowledgement before the caller
+  stores the state that says "answered", retrying retriable errors within a bound. A
+  crash before the acknowledgement leaves the conversation unfinished in the changelog,
+  so it is answered again later; nothing is lost.
+- `send` (calls, events, ticks, dead letters) hands the message to the producer and
+  checks its acknowledgement in a callback. faust flushes the producer before it commits
+  an input offset, so these reach the broker before the offset that caused them. A call
+  that still went missing is re-published by the state machine when its lease runs out,
+  so only errors no retry can cure are reported (`on_failure`).
+
+A topic not seen yet (its metadata may never come: a deleted tool topic) is sent from a
+background task, so the agent never waits on it. Reply topics named by requests are
+looked up (and never auto-created) as soon as the request arrives; a response that cannot
+be delivered there is replaced by a `failed` notice on the default response topic.
 """
 
 from __future__ import annotations
@@ -27,6 +37,20 @@ log = logging.getLogger(__name__)
 OnFailure = Callable[[str], Awaitable[None]]
 MAX_BACKGROUND_SENDS = 10_000
 """Sends allowed to wait for unknown topics at once; the agent waits beyond that."""
+RESPOND_ATTEMPTS = 6
+"""Tries for a final answer (each bounded by the produce timeout): rides out a broker
+restart, then gives up and leaves the conversation to be answered again."""
+
+
+class Undelivered(Exception):
+    """A response could not be delivered anywhere within its bound."""
+
+
+def retriable(exc: BaseException | None) -> bool:
+    """Worth another try: timeouts and the errors Kafka itself calls retriable."""
+    return isinstance(exc, asyncio.TimeoutError | TimeoutError) or bool(
+        getattr(exc, "retriable", False)
+    )
 
 
 class TopicDirectory:
@@ -38,24 +62,34 @@ class TopicDirectory:
 
     MIN_LISTING_INTERVAL_S = 0.2
     RECHECK_AFTER_S = 1.0
+    MISSING_TTL_S = 10.0
+    """A topic found missing is answered from memory this long (no listing per request)."""
 
     def __init__(self, bootstrap: str, timeout_s: float) -> None:
         self._bootstrap, self._timeout_s = bootstrap, timeout_s
         self._names: set[str] = set()
+        self._missing: dict[str, float] = {}
         self._listed_at = 0.0
         self._lock = asyncio.Lock()
         self._admin: AIOKafkaAdminClient | None = None
 
     async def exists(self, topic: str) -> bool:
+        if topic in self._names:
+            return True
+        if self._missing.get(topic, 0.0) > time.monotonic():
+            return False
         for attempt in range(2):
-            if topic in self._names:
-                return True
             if attempt:
                 await asyncio.sleep(self.RECHECK_AFTER_S)
             async with self._lock:
                 if topic not in self._names:
                     await asyncio.wait_for(self._refresh(), self._timeout_s)
-        return topic in self._names
+            if topic in self._names:
+                return True
+        if len(self._missing) > MAX_BACKGROUND_SENDS:
+            self._missing.clear()
+        self._missing[topic] = time.monotonic() + self.MISSING_TTL_S
+        return False
 
     async def _refresh(self) -> None:
         wait = self._listed_at + self.MIN_LISTING_INTERVAL_S - time.monotonic()
@@ -97,9 +131,61 @@ class Sender:
             return
         pending.add_done_callback(lambda fut: self._acknowledged(topic, fut, on_failure))
 
-    async def deliver_reply(self, topic: str, key: bytes, response: AgentResponse) -> None:
-        """Answer on a caller-named topic; if that fails, say so on the default topic."""
-        await self._spawn(self._deliver_reply(topic, key, response))
+    def look_up(self, topic: str) -> None:
+        """Start finding out whether a reply topic exists, long before the answer is due."""
+        if topic != self._default:
+            self._spawn_now(self._look_up(topic))
+
+    async def _look_up(self, topic: str) -> None:
+        try:
+            await self._directory.exists(topic)
+        except Exception as exc:
+            log.warning("Looking up reply topic %s failed: %s.", topic, _reason(exc))
+
+    async def respond(self, topic: str, key: bytes, response: AgentResponse) -> None:
+        """Deliver a final answer and wait for the broker to acknowledge it.
+
+        On a caller-named topic that is missing or refuses it, a `failed` notice goes to
+        the default response topic instead. Raises `Undelivered` when neither got through.
+        """
+        value = encode(response)
+        if topic != self._default:
+            try:
+                if not await self._directory.exists(topic):
+                    raise LookupError("the topic does not exist (create it before naming it)")
+                await self._deliver(topic, key, value)
+                return
+            except Exception as exc:
+                reason = _reason(exc)
+                metrics.SEND_FAILURES.labels("reply").inc()
+                log.warning(
+                    "Response of %s could not be delivered to %s: %s.",
+                    response.conversation_id,
+                    topic,
+                    reason,
+                )
+                value = encode(
+                    AgentResponse(
+                        conversation_id=response.conversation_id,
+                        status="failed",
+                        error=f"the {response.status} response could not be delivered to "
+                        f"reply topic {topic!r}: {reason}",
+                        metadata=response.metadata,
+                    )
+                )
+        await self._deliver(self._default, key, value)
+
+    async def _deliver(self, topic: str, key: bytes, value: bytes) -> None:
+        """Produce and wait for the acknowledgement, retrying what a retry may cure."""
+        for attempt in range(1, RESPOND_ATTEMPTS + 1):
+            try:
+                await self._produce_and_wait(topic, key, value)
+                self._known.add(topic)
+                return
+            except Exception as exc:
+                if attempt == RESPOND_ATTEMPTS or not retriable(exc):
+                    raise Undelivered(_reason(exc)) from exc
+                log.warning("Response to %s not acknowledged (%s); retrying.", topic, exc)
 
     async def _produce(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
         return await self._producer.send(topic, key, value, None, None, None)
@@ -119,29 +205,6 @@ class Sender:
             return
         self._known.add(topic)
 
-    async def _deliver_reply(self, topic: str, key: bytes, response: AgentResponse) -> None:
-        try:
-            if not await self._directory.exists(topic):
-                raise LookupError("the topic does not exist (create it before naming it)")
-            await self._produce_and_wait(topic, key, encode(response))
-        except Exception as exc:
-            reason = _reason(exc)
-            metrics.SEND_FAILURES.labels("reply").inc()
-            log.warning(
-                "Response of %s could not be delivered to %s: %s.",
-                response.conversation_id,
-                topic,
-                reason,
-            )
-            notice = AgentResponse(
-                conversation_id=response.conversation_id,
-                status="failed",
-                error=f"the {response.status} response could not be delivered to reply "
-                f"topic {topic!r}: {reason}",
-                metadata=response.metadata,
-            )
-            await self._send_and_wait(self._default, key, encode(notice), None)
-
     def _acknowledged(
         self, topic: str, fut: asyncio.Future[Any], on_failure: OnFailure | None
     ) -> None:
@@ -155,7 +218,7 @@ class Sender:
         reason = _reason(exc)
         metrics.SEND_FAILURES.labels("call" if on_failure else "other").inc()
         log.warning("A message for %s was not delivered: %s.", topic, reason)
-        if on_failure is not None:
+        if on_failure is not None and not retriable(exc):
             try:
                 await on_failure(reason)
             except Exception:

@@ -1,10 +1,17 @@
-"""What the orchestrator remembers about one conversation (a Faust table value)."""
+"""What the orchestrator remembers about one conversation (a Faust table value).
+
+A running conversation is a `ConversationState`; once it ends, only a
+`FinishedConversation` stays (enough to recognise a redelivered request), until its
+`forget_at`, when the entry is deleted (a tombstone in the changelog). So the table, the
+memory it takes and the time to recover it depend on the conversations in flight and
+recently finished, not on how many ever ran.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter
 
 from topics.messages import RequestOptions, Status, ToolSpec, Usage
 
@@ -22,13 +29,17 @@ class PendingCall(BaseModel):
     status: CallStatus = "waiting"
     dispatched_at: float | None = None
     deadline_at: float | None = None
+    lease_until: float | None = None
+    """Re-publish the call (same tool_use_id) if no result arrived by then."""
+    sends: int = 0
     result: dict[str, Any] | None = None
     timed_out: bool = False
 
 
 class ConversationState(BaseModel):
-    """A conversation in flight (status None) or finished (compacted to its outcome)."""
+    """A conversation in flight (status None); `status` is set in the step that ends it."""
 
+    kind: Literal["running"] = "running"
     conversation_id: str
     options: RequestOptions
     """The request minus its input: the input lives once, as the start of `messages`."""
@@ -38,7 +49,8 @@ class ConversationState(BaseModel):
     messages: list[dict[str, Any]] = Field(default_factory=list)
     iteration: int = 0
     model_call_id: str | None = None
-    model_call_started_at: float | None = None
+    model_call_lease_until: float | None = None
+    """Re-publish the model call (same call_id) if no result arrived by then."""
     calls: list[PendingCall] = Field(default_factory=list)
     resolved: dict[str, Resolution] = Field(default_factory=dict)
     errored_tools: list[str] = Field(default_factory=list)
@@ -51,6 +63,10 @@ class ConversationState(BaseModel):
     def finished(self) -> bool:
         return self.status is not None
 
+    @property
+    def reply_topic(self) -> str | None:
+        return self.options.reply_topic
+
     def spec(self, tool: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == tool), None)
 
@@ -61,12 +77,52 @@ class ConversationState(BaseModel):
         self.calls = []
 
     def next_deadline(self) -> float | None:
-        """The earliest moment a tick could change this conversation; None once finished."""
+        """The earliest moment a tick could change this conversation: its deadline, a
+        call's deadline or a call's lease; None once finished."""
         if self.finished:
             return None
-        pending = [
-            c.deadline_at
-            for c in self.calls
-            if c.status == "dispatched" and c.deadline_at is not None
-        ]
-        return min([self.deadline_at, *pending])
+        moments = [self.deadline_at]
+        if self.model_call_lease_until is not None:
+            moments.append(self.model_call_lease_until)
+        for call in self.calls:
+            if call.status == "dispatched":
+                moments += [m for m in (call.deadline_at, call.lease_until) if m is not None]
+        return min(moments)
+
+
+class FinishedConversation(BaseModel):
+    """What is kept of a finished conversation, until `forget_at`."""
+
+    kind: Literal["finished"] = "finished"
+    conversation_id: str
+    status: Status
+    reply_topic: str | None = None
+    iteration: int = 0
+    finished_at: float
+    forget_at: float
+
+    @property
+    def finished(self) -> bool:
+        return True
+
+    def next_deadline(self) -> float:
+        """When a tick should delete this record."""
+        return self.forget_at
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "running"))
+    return str(getattr(value, "kind", "running"))
+
+
+Stored = Annotated[
+    Annotated[ConversationState, Tag("running")] | Annotated[FinishedConversation, Tag("finished")],
+    Discriminator(_kind),
+]
+STORED: TypeAdapter[ConversationState | FinishedConversation] = TypeAdapter(Stored)
+
+
+def load_stored(raw: bytes) -> ConversationState | FinishedConversation:
+    """Decode a table value of either kind."""
+    return STORED.validate_json(raw)

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
 
     tool_timeout_s: float = 30.0
     conversation_timeout_s: float = 300.0
+    call_lease_s: float = Field(default=10.0, gt=0)
+    """A model or tool call without a result after this long is published again under the
+    same id (workers treat ids as idempotency keys)."""
+    finished_retention_s: float = Field(default=3600.0, ge=0)
+    """How long a finished conversation's id is remembered, so a redelivered request is
+    recognised; after that its table entry is deleted."""
     max_iterations: int = 10
     max_tool_calls_per_turn: int = 8
 
@@ -57,13 +63,26 @@ class Settings(BaseSettings):
     connect_timeout_s: float = Field(default=10.0, gt=0)
     """How long a command waits for the broker before failing with a one-line error."""
 
+    replication_factor: int = Field(default=1, ge=1)
+    """Replicas of every topic the platform creates (faust's own topics included); 3 on a
+    production cluster."""
+    min_insync_replicas: int = Field(default=1, ge=1)
+    """Replicas that must have a write before acks=all succeeds (2 with replication 3)."""
+
     orchestrator_app_id: str = "agentstream-orchestrator"
-    orchestrator_partitions: int = 4
     timer_interval_s: float = 0.1
 
     metrics_port: int | None = None
     """Port for `/metrics`; None disables the endpoint, 0 picks a free port."""
     prices_file: str | None = None
+
+    @property
+    def replication(self) -> dict[str, int]:
+        """Keyword arguments for `topics.admin.ensure_topics`."""
+        return {
+            "replication_factor": self.replication_factor,
+            "min_insync_replicas": self.min_insync_replicas,
+        }
 
     @property
     def uses_local_model(self) -> bool:

@@ -41,6 +41,18 @@ DEAD_LETTERS = Counter(
     "Inputs sent to the dead-letter topic, by source topic role.",
     ["source"],
 )
+CALLS_REDRIVEN = Counter(
+    "agentstream_calls_redriven_total",
+    "Calls published again under the same id because their lease ran out (kind: model, tool).",
+    ["kind", "tool"],
+)
+CALLS_DEDUPLICATED = Counter(
+    "agentstream_calls_deduplicated_total",
+    "Calls a worker received again and did not run again, by what it did instead "
+    "(resent: the result it already had; running: the first delivery still runs; "
+    "not_rerun: started before and the tool is not idempotent).",
+    ["tool", "action"],
+)
 REKEYED = Counter(
     "agentstream_requests_rekeyed_total",
     "Requests re-published under their conversation id (unkeyed or misplaced).",
@@ -218,6 +230,8 @@ def _record_one(name: str, labels: dict[str, str], value: float) -> None:
             COST.labels(labels["model"]).inc(value)
         case "duplicate_request":
             DUPLICATE_REQUESTS.inc()
+        case "call_redriven":
+            CALLS_REDRIVEN.labels(labels["kind"], labels["tool"]).inc()
         case "model_result_dropped":
             MODEL_RESULTS_DROPPED.labels(labels["reason"]).inc()
         case _:

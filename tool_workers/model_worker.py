@@ -22,6 +22,7 @@ from aiolimiter import AsyncLimiter
 from agentstream.service import boot
 from agentstream.settings import Settings
 from monitoring import metrics
+from tool_workers.idempotency import RUNNING, RecentCalls
 from tool_workers.runtime import (
     CallConsumer,
     Outgoing,
@@ -127,15 +128,32 @@ class ModelCaller:
 
 
 def make_handler(settings: Settings, caller: ModelCaller):
+    """Answer each ModelCall; a call id delivered again (a re-drive) gets the same answer.
+
+    Model calls have no side effects, so one that this process never saw (it was not
+    answered before a crash) is simply made again; that costs tokens, not correctness.
+    """
     steps = Topics(settings.topic_prefix).agent_steps.name
+    recent = RecentCalls()
 
     async def handle(record: ConsumerRecord) -> list[Outgoing]:
         call = decode_call(record, ModelCall)
+        seen = recent.seen(call.call_id)
+        if seen is not None:
+            action = "running" if seen is RUNNING else "resent"
+            metrics.CALLS_DEDUPLICATED.labels("model", action).inc()
+            return [] if seen is RUNNING else seen
         if time.time() >= call.deadline_at:
             return []  # the conversation already timed out; nobody waits for this answer
-        result, overload_retries = await caller.call(call)
+        recent.start(call.call_id)
+        try:
+            result, overload_retries = await caller.call(call)
+        finally:
+            recent.abandon(call.call_id)
         metrics.record_model_call(result, result.model, overload_retries)
-        return [Outgoing(steps, result.conversation_id, encode(result))]
+        outgoing = [Outgoing(steps, result.conversation_id, encode(result))]
+        recent.finish(call.call_id, outgoing)
+        return outgoing
 
     return handle
 
@@ -145,6 +163,7 @@ async def serve(settings: Settings, concurrency: int) -> None:
     await ensure_topics(
         settings.kafka_bootstrap_servers,
         [topics.model_calls, topics.agent_steps, topics.dead_letters],
+        **settings.replication,
     )
     me = worker_id()
     caller = ModelCaller(settings, make_client(settings), me)

@@ -36,6 +36,8 @@ class ToolDef:
     fn: Callable[..., Any]
     timeout_s: float
     ordered: bool
+    idempotent: bool = True
+    """False: a call id is executed at most once, even when the call is delivered again."""
 
     @property
     def is_async(self) -> bool:
@@ -63,8 +65,12 @@ def tool(
     name: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     ordered: bool = False,
+    idempotent: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `fn(args, ctx)`; `ordered=True` makes its calls run one at a time, in order.
+
+    `idempotent=False` declares that running a call twice is harmful: workers then keep a
+    journal per call id, re-send a result already produced and never start a call twice.
 
     The description follows three lines: purpose, when to use, when not to use.
     """
@@ -74,7 +80,7 @@ def tool(
         if tool_name in TOOLS and TOOLS[tool_name].fn is not fn:
             raise ValueError(f"tool {tool_name!r} is already registered")
         TOOLS[tool_name] = ToolDef(
-            tool_name, description.strip(), input_model, fn, timeout_s, ordered
+            tool_name, description.strip(), input_model, fn, timeout_s, ordered, idempotent
         )
         return fn
 

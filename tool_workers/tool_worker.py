@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import time
 
 from aiokafka.structs import ConsumerRecord
 
@@ -12,6 +13,7 @@ from agentstream.service import boot
 from agentstream.settings import Settings
 from monitoring import metrics
 from tool_workers.executor import execute
+from tool_workers.idempotency import Journal, RecentCalls, repeat_answer
 from tool_workers.registry import ToolDef, load
 from tool_workers.runtime import (
     BadMessage,
@@ -25,7 +27,7 @@ from tool_workers.runtime import (
 from tool_workers.threads import ThreadSlots
 from topics.admin import ensure_topics
 from topics.codec import encode, encode_key
-from topics.messages import ToolCall
+from topics.messages import ToolCall, ToolResult
 from topics.names import Topics
 
 log = logging.getLogger(__name__)
@@ -44,43 +46,65 @@ async def publish_spec(settings: Settings, tool: ToolDef) -> None:
         await producer.stop()
 
 
-def make_handler(settings: Settings, tool: ToolDef, me: str, threads: ThreadSlots):
-    """Decode a ToolCall, execute it, and address the ToolResult to agent.steps."""
+def make_handler(
+    settings: Settings,
+    tool: ToolDef,
+    me: str,
+    threads: ThreadSlots,
+    journal: Journal | None = None,
+):
+    """Decode a ToolCall, execute it once per id, and address the ToolResult to agent.steps.
+
+    A repeated id is answered from what this worker or the journal already knows; a call
+    of a tool that is not idempotent is recorded as started (on the broker) before it runs.
+    """
     steps = Topics(settings.topic_prefix).agent_steps.name
+    recent = RecentCalls()
+
+    def answer(result: ToolResult) -> Outgoing:
+        return Outgoing(steps, result.conversation_id, encode(result))
 
     async def handle(record: ConsumerRecord) -> list[Outgoing]:
         call = decode_call(record, ToolCall)
         if call.tool != tool.name:
             raise BadMessage(f"call for tool {call.tool!r} on the {tool.name!r} topic")
-        result = await execute(tool, call, me, threads)
+        again = repeat_answer(call, recent, journal, answer)
+        if again is not None:
+            return again
+        recent.start(call.tool_use_id)
+        try:
+            if journal is not None and time.time() < call.deadline_at:
+                await journal.started(call, me)
+            result = await execute(tool, call, me, threads)
+        except BaseException:
+            recent.abandon(call.tool_use_id)
+            raise
         if result is None:
+            recent.abandon(call.tool_use_id)
             metrics.record_tool_skipped(tool.name)
             return []
         metrics.record_tool_execution(result)
-        return [Outgoing(steps, result.conversation_id, encode(result))]
+        outgoing = [answer(result)]
+        recent.finish(call.tool_use_id, outgoing)
+        return outgoing + ([journal.finished(call, result)] if journal else [])
 
     return handle
 
 
 async def serve(settings: Settings, tool: ToolDef, concurrency: int) -> None:
     topics = Topics(settings.topic_prefix)
-    await ensure_topics(
-        settings.kafka_bootstrap_servers,
-        [
-            topics.tool_calls(tool.name),
-            topics.tool_registry,
-            topics.agent_steps,
-            topics.dead_letters,
-        ],
-    )
+    specs = [topics.tool_calls(tool.name), topics.tool_registry, topics.agent_steps]
+    specs += [topics.dead_letters, *([] if tool.idempotent else [topics.tool_journal(tool.name)])]
+    await ensure_topics(settings.kafka_bootstrap_servers, specs, **settings.replication)
     await publish_spec(settings, tool)
     me = worker_id()
     threads = ThreadSlots(concurrency)
+    journal, follower = await _open_journal(settings, tool)
     consumer = CallConsumer(
         bootstrap=settings.kafka_bootstrap_servers,
         topic=topics.tool_calls(tool.name).name,
         group=topics.tool_group(tool.name),
-        handler=make_handler(settings, tool, me, threads),
+        handler=make_handler(settings, tool, me, threads, journal),
         concurrency=concurrency,
         dead_letter_topic=topics.dead_letters.name,
         busy=lambda: threads.overrunning,
@@ -89,11 +113,42 @@ async def serve(settings: Settings, tool: ToolDef, concurrency: int) -> None:
         await run_until_signalled(
             consumer,
             lambda: log.info(
-                "Worker %s serves tool %s with concurrency %d.", me, tool.name, concurrency
+                "Worker %s serves tool %s with concurrency %d%s.",
+                me,
+                tool.name,
+                concurrency,
+                "" if journal is None else " (not idempotent: journaled)",
             ),
         )
     finally:
         threads.shutdown()
+        if follower is not None:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+            await journal.close()  # type: ignore[union-attr]
+
+
+async def _open_journal(
+    settings: Settings, tool: ToolDef
+) -> tuple[Journal | None, asyncio.Task[None] | None]:
+    """For a tool that is not idempotent: its journal, caught up before any call is taken."""
+    if tool.idempotent:
+        return None, None
+    producer = make_producer(settings.kafka_bootstrap_servers)
+    await producer.start()
+    topic = Topics(settings.topic_prefix).tool_journal(tool.name).name
+    journal = Journal(settings.kafka_bootstrap_servers, topic, producer)
+    follower = asyncio.create_task(journal.run())
+    ready = asyncio.ensure_future(journal.ready.wait())
+    await asyncio.wait(
+        {follower, ready}, timeout=settings.connect_timeout_s, return_when="FIRST_COMPLETED"
+    )
+    if not journal.ready.is_set():
+        ready.cancel()
+        follower.cancel()
+        await producer.stop()
+        raise TimeoutError(f"the journal {topic} could not be read")
+    return journal, follower
 
 
 def main(argv: list[str]) -> int:

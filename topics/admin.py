@@ -35,10 +35,25 @@ async def within(work: Awaitable[T], timeout_s: float, bootstrap: str) -> T:
         ) from exc
 
 
+def durability_config(min_insync_replicas: int) -> dict[str, str]:
+    """Topic configs that make acks=all mean "on `min_insync_replicas` brokers"."""
+    return {"min.insync.replicas": str(min_insync_replicas)}
+
+
 async def ensure_topics(
-    bootstrap: str, specs: list[TopicSpec], timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    bootstrap: str,
+    specs: list[TopicSpec],
+    timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+    *,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
+    """Create the topics that do not exist yet; returns the names created.
+
+    Replication is a deployment choice (settings), not part of a topic's spec: 1 on the
+    local broker, 3 with `min_insync_replicas` 2 on a cluster, so one broker can be lost
+    without losing an acknowledged message or refusing writes.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await within(admin.start(), timeout_s, bootstrap)
     try:
@@ -46,7 +61,13 @@ async def ensure_topics(
         wanted = [s for s in specs if s.name not in existing]
         if not wanted:
             return []
-        new = [NewTopic(s.name, s.partitions, 1, topic_configs=s.config) for s in wanted]
+        durable = durability_config(min_insync_replicas)
+        new = [
+            NewTopic(
+                s.name, s.partitions, replication_factor, topic_configs={**s.config, **durable}
+            )
+            for s in wanted
+        ]
         # Another process may win the race; the topics exist either way.
         with contextlib.suppress(TopicAlreadyExistsError):
             await within(admin.create_topics(new), timeout_s, bootstrap)

@@ -226,6 +226,18 @@ class ToolResult(Message):
     worker: str = ""
 
 
+class CallJournalEntry(Message):
+    """tool.<name>.journal (key: tool_use_id, compacted): how far a call of a tool that is
+    not idempotent got, shared by that tool's workers so no call id runs twice."""
+
+    tool_use_id: str
+    state: Literal["started", "finished"]
+    worker: str
+    at: float
+    deadline_at: float
+    result: ToolResult | None = None
+
+
 class Tick(Message):
     """agent.steps (key: conversation_id): the timer saw a deadline pass."""
 
@@ -235,8 +247,8 @@ class Tick(Message):
 
 
 class DeliveryFailure(Message):
-    """agent.steps (key: conversation_id): a call the orchestrator emitted never reached
-    the broker (refused, or no acknowledgement within the produce timeout)."""
+    """agent.steps (key: conversation_id): a call the orchestrator emitted was refused by
+    the broker with an error no retry cures (timeouts are left to the call's lease)."""
 
     kind: Literal["delivery_failure"] = "delivery_failure"
     conversation_id: ConversationId
@@ -272,6 +284,7 @@ EventType = Literal[
     "model_call_finished",
     "tool_finished",
     "tool_timed_out",
+    "call_redriven",
     "conversation_finished",
 ]
 

@@ -12,6 +12,7 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """Transcripts ride on model calls and table entries: raised on purpose from Kafka's 1 MiB."""
 MAX_PAYLOAD_BYTES = MAX_MESSAGE_BYTES - 4096
 """The largest value the platform produces: the rest is room for the key and record framing."""
+JOURNAL_RETENTION_MS = 24 * 60 * 60 * 1000
 TOOL_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -70,6 +71,20 @@ class Topics:
         if not TOOL_NAME_PATTERN.match(tool):
             raise ValueError(f"invalid tool name {tool!r}: use 1-64 of [a-zA-Z0-9_-]")
         return _standard(self._name(f"tool.{tool}.calls"), TOOL_PARTITIONS)
+
+    def tool_journal(self, tool: str) -> TopicSpec:
+        """Execution records of a tool that is not idempotent (key: tool_use_id).
+
+        Compacted to one record per call; records older than a day are deleted, long
+        after any call they describe has passed its deadline.
+        """
+        name = self.tool_calls(tool).name.removesuffix(".calls") + ".journal"
+        config = {
+            "max.message.bytes": str(MAX_MESSAGE_BYTES),
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(JOURNAL_RETENTION_MS),
+        }
+        return TopicSpec(name, TOOL_PARTITIONS, config)
 
     def tool_group(self, tool: str) -> str:
         return self._name(f"tool-workers.{tool}")

@@ -3,6 +3,7 @@ model and tool results, and helpers to read a transition."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from agents.limits import Defaults
@@ -24,9 +25,13 @@ DEFAULTS = Defaults(
 )
 
 
-def ctx(now: float = 1000.0) -> Context:
+def ctx(now: float = 1000.0, **defaults: Any) -> Context:
+    """A context at `now`; keyword arguments override fields of DEFAULTS."""
     return Context(
-        now=now, defaults=DEFAULTS, registry=REGISTRY, price=lambda _m, u: u.input_tokens * 1e-6
+        now=now,
+        defaults=replace(DEFAULTS, **defaults),
+        registry=REGISTRY,
+        price=lambda _m, u: u.input_tokens * 1e-6,
     )
 
 

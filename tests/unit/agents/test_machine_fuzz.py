@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.limits import OUTPUT_TOOL
-from agents.machine import Context, Event, step
-from agents.state import ConversationState
+from agents.machine import Context, Event, State, step
+from agents.state import ConversationState, FinishedConversation
 from tests.support.conversations import DEFAULTS, REGISTRY
 from topics.messages import (
     AgentRequest,
@@ -67,9 +67,10 @@ actions = st.lists(
 )
 
 
-def _event(action: tuple[Any, ...], state: ConversationState | None, now: float) -> Event:
+def _event(action: tuple[Any, ...], state: State | None, now: float) -> Event:
     kind = action[0]
-    call_id = (state.model_call_id if state else None) or "c1#1"
+    running = state if isinstance(state, ConversationState) else None
+    call_id = (running.model_call_id if running else None) or "c1#1"
     if kind == "model":
         _, content, stop, failed = action
         error = ErrorInfo(type="APIError", message="x") if failed and not content else None
@@ -118,6 +119,7 @@ def test_any_sequence_of_events_is_applied_without_raising(
     now = 1000.0
     first = step(None, request, Context(now=now, defaults=DEFAULTS, registry=REGISTRY))
     state, responses = first.state, [e for e in first.emits if isinstance(e.message, AgentResponse)]
+    forgotten = False
     for action in sequence:
         if action[0] == "tick":
             now += action[1]
@@ -127,11 +129,15 @@ def test_any_sequence_of_events_is_applied_without_raising(
         for emit in t.emits:
             if isinstance(emit.message, ModelCall):
                 _check_tool_results_pair_with_tool_uses(emit.message.params["messages"])
+        assert t.forget == (state is not None and t.state is None)
+        forgotten = forgotten or t.forget
         state = t.state
         if state is not None and state.finished:
-            assert not state.calls and not state.messages and state.model_call_id is None
+            assert isinstance(state, FinishedConversation), "a finished state is compacted"
     assert len(responses) <= 1
-    if state is None:
+    if forgotten:
+        assert len(responses) == 1
+    elif state is None:
         assert len(responses) == 1 and responses[0].message.status == "invalid_request"
     elif state.finished:
         assert len(responses) == 1 and responses[0].message.status == state.status

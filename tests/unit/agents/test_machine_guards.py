@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from agents.machine import Context, fail, refuse, step, too_large
+from agents.state import FinishedConversation
 from tests.support.conversations import (
     DEFAULTS,
     REGISTRY,
@@ -88,7 +89,7 @@ def test_fail_ends_an_in_flight_conversation_once() -> None:
     t = fail(state, request(), ctx(), "internal error applying a ToolResult")
     assert t.state is not None and t.state.finished and t.state.status == "failed"
     assert response(t).error == "internal error applying a ToolResult"
-    assert not t.state.calls and not t.state.messages
+    assert isinstance(t.state, FinishedConversation)
 
 
 def test_fail_without_a_state_answers_the_request_without_storing() -> None:

@@ -1,0 +1,197 @@
+"""Call ids as idempotency keys: a call delivered again is answered, not run again.
+
+The same call reaches a worker twice when the orchestrator re-publishes it after its lease
+ran out, or when a worker died before committing its offset. `RecentCalls` covers this
+process (the first delivery still runs, or its result is at hand); `Journal` covers a tool
+that is not idempotent across processes and crashes: before such a call runs, a `started`
+record is on the broker, so no worker ever starts that id again; afterwards a `finished`
+record carries the result, which any worker re-sends instead of running the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Literal
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from monitoring import metrics
+from tool_workers.runtime import Outgoing
+from topics.codec import DecodeError, decode, encode, encode_key
+from topics.messages import CallJournalEntry, ToolCall, ToolResult
+
+log = logging.getLogger(__name__)
+
+RUNNING: Literal["running"] = "running"
+RECENT_MAX_BYTES = 32 * 1024 * 1024
+"""Results kept for re-sending; the oldest go first (the journal keeps what matters)."""
+PRUNE_AFTER_DEADLINE_S = 60.0
+"""Journal entries are dropped from memory this long after their call's deadline: a call
+delivered after its deadline is never run anyway."""
+
+
+class RecentCalls:
+    """Call ids running in this process, and the outgoing messages of those done lately."""
+
+    def __init__(self, max_bytes: int = RECENT_MAX_BYTES) -> None:
+        self._running: set[str] = set()
+        self._done: OrderedDict[str, list[Outgoing]] = OrderedDict()
+        self._bytes = 0
+        self._max_bytes = max_bytes
+
+    def seen(self, call_id: str) -> Literal["running"] | list[Outgoing] | None:
+        """RUNNING, the messages to send again, or None for a call id not seen here."""
+        if call_id in self._running:
+            return RUNNING
+        return self._done.get(call_id)
+
+    def start(self, call_id: str) -> None:
+        self._running.add(call_id)
+
+    def abandon(self, call_id: str) -> None:
+        """The call did not produce an answer (it raised, or expired before it started)."""
+        self._running.discard(call_id)
+
+    def finish(self, call_id: str, outgoing: list[Outgoing]) -> None:
+        self._running.discard(call_id)
+        self._done[call_id] = outgoing
+        self._bytes += sum(len(o.value) for o in outgoing)
+        while self._bytes > self._max_bytes and self._done:
+            _, dropped = self._done.popitem(last=False)
+            self._bytes -= sum(len(o.value) for o in dropped)
+
+
+class Journal:
+    """Every worker's copy of one tool's journal topic, plus writes to it.
+
+    Read from the beginning with no consumer group (each worker must see every call id);
+    `ready` is set once caught up, and the worker takes no call before that.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, producer: AIOKafkaProducer) -> None:
+        self.topic = topic
+        self.ready = asyncio.Event()
+        self._bootstrap = bootstrap
+        self._producer = producer
+        self._entries: dict[str, CallJournalEntry] = {}
+
+    async def close(self) -> None:
+        await self._producer.stop()
+
+    def get(self, tool_use_id: str) -> CallJournalEntry | None:
+        return self._entries.get(tool_use_id)
+
+    async def started(self, call: ToolCall, worker: str) -> None:
+        """Record on the broker that `worker` starts the call; returns once acknowledged."""
+        entry = CallJournalEntry(
+            tool_use_id=call.tool_use_id,
+            state="started",
+            worker=worker,
+            at=time.time(),
+            deadline_at=call.deadline_at,
+        )
+        self._entries[call.tool_use_id] = entry
+        await self._producer.send_and_wait(
+            self.topic, encode(entry), key=encode_key(call.tool_use_id)
+        )
+
+    def finished(self, call: ToolCall, result: ToolResult) -> Outgoing:
+        """The record of the call's result, to publish together with the result itself."""
+        entry = CallJournalEntry(
+            tool_use_id=call.tool_use_id,
+            state="finished",
+            worker=result.worker,
+            at=time.time(),
+            deadline_at=call.deadline_at,
+            result=result,
+        )
+        self._entries[call.tool_use_id] = entry
+        return Outgoing(self.topic, call.tool_use_id, encode(entry))
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=200,
+            group_id=None,
+        )
+        await consumer.start()
+        try:
+            partitions = consumer.partitions_for_topic(self.topic) or set()
+            if not partitions:
+                await consumer.force_metadata_update()
+                partitions = consumer.partitions_for_topic(self.topic) or {0}
+            tps = [TopicPartition(self.topic, p) for p in partitions]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            end = await consumer.end_offsets(tps)
+            pruned_at = time.monotonic()
+            while True:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for record in records:
+                        self._apply(record.value)
+                if not self.ready.is_set() and all(
+                    await consumer.position(tp) >= offset for tp, offset in end.items()
+                ):
+                    self.ready.set()
+                    log.info("Journal %s loaded: %d calls.", self.topic, len(self._entries))
+                if time.monotonic() - pruned_at > PRUNE_AFTER_DEADLINE_S:
+                    self._prune(time.time())
+                    pruned_at = time.monotonic()
+        finally:
+            await consumer.stop()
+
+    def _apply(self, value: bytes | None) -> None:
+        if value is None:
+            return
+        try:
+            entry = decode(value, CallJournalEntry)
+        except DecodeError as exc:
+            log.warning("Ignoring an unreadable journal record: %s.", str(exc)[:300])
+            return
+        known = self._entries.get(entry.tool_use_id)
+        if known is None or known.state != "finished":
+            self._entries[entry.tool_use_id] = entry
+
+    def _prune(self, now: float) -> None:
+        expired = [
+            k for k, e in self._entries.items() if e.deadline_at < now - PRUNE_AFTER_DEADLINE_S
+        ]
+        for key in expired:
+            del self._entries[key]
+
+
+def repeat_answer(
+    call: ToolCall,
+    recent: RecentCalls,
+    journal: Journal | None,
+    answer: Callable[[ToolResult], Outgoing],
+) -> list[Outgoing] | None:
+    """What to send for a call id seen before (maybe nothing); None for a new one."""
+    seen = recent.seen(call.tool_use_id)
+    if seen is RUNNING:
+        metrics.CALLS_DEDUPLICATED.labels(call.tool, "running").inc()
+        return []
+    if seen is not None:
+        metrics.CALLS_DEDUPLICATED.labels(call.tool, "resent").inc()
+        return seen
+    entry = journal.get(call.tool_use_id) if journal else None
+    if entry is None:
+        return None
+    if entry.result is not None:
+        metrics.CALLS_DEDUPLICATED.labels(call.tool, "resent").inc()
+        return [answer(entry.result)]
+    metrics.CALLS_DEDUPLICATED.labels(call.tool, "not_rerun").inc()
+    log.warning(
+        "Call %s of %s was started by %s and never finished; it is not run again because "
+        "the tool is not idempotent (the orchestrator times it out).",
+        call.tool_use_id,
+        call.tool,
+        entry.worker,
+    )
+    return []
