@@ -13,11 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from agents.schemas import schema_error
 from monitoring import metrics
 from topics.codec import DecodeError, decode
+from topics.follow import follow
 from topics.messages import ToolSpec
 
 log = logging.getLogger(__name__)
@@ -32,36 +31,15 @@ class RegistryView:
         self._bootstrap, self._topic = bootstrap, topic
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=200,
-            group_id=None,
+        loaded = asyncio.Event()
+        await follow(
+            self._bootstrap, self._topic, 1, self._apply, loaded, lambda: self._ready(loaded)
         )
-        await consumer.start()
-        try:
-            partitions = consumer.partitions_for_topic(self._topic) or {0}
-            tps = [TopicPartition(self._topic, p) for p in partitions]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
-            while True:
-                batch = await consumer.getmany(timeout_ms=200)
-                for records in batch.values():
-                    for record in records:
-                        self._apply(record.key, record.value)
-                if not self.ready.is_set() and await self._caught_up(consumer, end):
-                    self.ready.set()
-                    log.info("Tool registry loaded: %s.", ", ".join(sorted(self.tools)) or "none")
-        finally:
-            await consumer.stop()
 
-    @staticmethod
-    async def _caught_up(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
-        for tp, offset in end.items():
-            if await consumer.position(tp) < offset:
-                return False
-        return True
+    def _ready(self, loaded: asyncio.Event) -> None:
+        if loaded.is_set() and not self.ready.is_set():
+            self.ready.set()
+            log.info("Tool registry loaded: %s.", ", ".join(sorted(self.tools)) or "none")
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         if key is None:

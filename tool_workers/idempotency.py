@@ -17,12 +17,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Literal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from monitoring import metrics
 from tool_workers.runtime import Outgoing
 from topics.codec import DecodeError, decode, encode, encode_key
+from topics.follow import follow
 from topics.messages import CallJournalEntry, ToolCall, ToolResult
+from topics.names import TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +74,8 @@ class Journal:
     `ready` is set once caught up, and the worker takes no call before that.
     """
 
-    def __init__(self, bootstrap: str, topic: str, producer: AIOKafkaProducer) -> None:
-        self.topic = topic
+    def __init__(self, bootstrap: str, spec: TopicSpec, producer: AIOKafkaProducer) -> None:
+        self.topic, self._partitions = spec.name, spec.partitions
         self.ready = asyncio.Event()
         self._bootstrap = bootstrap
         self._producer = producer
@@ -113,40 +115,20 @@ class Journal:
         return Outgoing(self.topic, call.tool_use_id, encode(entry))
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=200,
-            group_id=None,
-        )
-        await consumer.start()
-        try:
-            partitions = consumer.partitions_for_topic(self.topic) or set()
-            if not partitions:
-                await consumer.force_metadata_update()
-                partitions = consumer.partitions_for_topic(self.topic) or {0}
-            tps = [TopicPartition(self.topic, p) for p in partitions]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
-            pruned_at = time.monotonic()
-            while True:
-                batch = await consumer.getmany(timeout_ms=200)
-                for records in batch.values():
-                    for record in records:
-                        self._apply(record.value)
-                if not self.ready.is_set() and all(
-                    await consumer.position(tp) >= offset for tp, offset in end.items()
-                ):
-                    self.ready.set()
-                    log.info("Journal %s loaded: %d calls.", self.topic, len(self._entries))
-                if time.monotonic() - pruned_at > PRUNE_AFTER_DEADLINE_S:
-                    self._prune(time.time())
-                    pruned_at = time.monotonic()
-        finally:
-            await consumer.stop()
+        loaded = asyncio.Event()
+        pruned = [time.monotonic()]
 
-    def _apply(self, value: bytes | None) -> None:
+        def after_poll() -> None:
+            if loaded.is_set() and not self.ready.is_set():
+                self.ready.set()
+                log.info("Journal %s loaded: %d calls.", self.topic, len(self._entries))
+            if time.monotonic() - pruned[0] > PRUNE_AFTER_DEADLINE_S:
+                self._prune(time.time())
+                pruned[0] = time.monotonic()
+
+        await follow(self._bootstrap, self.topic, self._partitions, self._apply, loaded, after_poll)
+
+    def _apply(self, _key: bytes | None, value: bytes | None) -> None:
         if value is None:
             return
         try:

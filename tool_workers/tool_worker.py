@@ -136,8 +136,8 @@ async def _open_journal(
         return None, None
     producer = make_producer(settings.kafka_bootstrap_servers)
     await producer.start()
-    topic = Topics(settings.topic_prefix).tool_journal(tool.name).name
-    journal = Journal(settings.kafka_bootstrap_servers, topic, producer)
+    spec = Topics(settings.topic_prefix).tool_journal(tool.name)
+    journal = Journal(settings.kafka_bootstrap_servers, spec, producer)
     follower = asyncio.create_task(journal.run())
     ready = asyncio.ensure_future(journal.ready.wait())
     await asyncio.wait(
@@ -147,7 +147,7 @@ async def _open_journal(
         ready.cancel()
         follower.cancel()
         await producer.stop()
-        raise TimeoutError(f"the journal {topic} could not be read")
+        raise TimeoutError(f"the journal {spec.name} could not be read")
     return journal, follower
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from pydantic import BaseModel, Field
@@ -79,3 +80,30 @@ async def ledger(args: Entry, ctx: CallContext) -> str:
     started = time.time()
     await asyncio.sleep(0.2)
     return f"entry={args.entry} start={started:.6f} end={time.time():.6f}"
+
+
+class Hold(BaseModel):
+    seconds: float = Field(ge=0, le=10)
+
+
+@tool(
+    Hold,
+    timeout_s=20.0,
+    idempotent=False,
+    description=(
+        "Charge a card once: the charge must never be made twice for one call.\n"
+        "Use when asked to charge the card.\n"
+        "Do not use to check a balance."
+    ),
+)
+async def charge(args: Hold, ctx: CallContext) -> str:
+    """Records every execution (one line per call id) where the tests can count them."""
+    path = os.environ.get("AGENTSTREAM_TEST_EXECUTIONS")
+    if path:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{ctx.tool_use_id}\n".encode())
+        finally:
+            os.close(fd)
+    await asyncio.sleep(args.seconds)
+    return f"charged for {ctx.tool_use_id}"

@@ -1,0 +1,81 @@
+"""Repeated call ids: what a worker sends instead of running the call again."""
+
+from __future__ import annotations
+
+from tool_workers.idempotency import RUNNING, Journal, RecentCalls, repeat_answer
+from tool_workers.runtime import Outgoing
+from topics.codec import encode
+from topics.messages import CallJournalEntry, ToolCall, ToolResult
+from topics.names import Topics
+
+CALL = ToolCall(
+    conversation_id="c", tool_use_id="t1", tool="pay", input={}, deadline_at=100, dispatched_at=1
+)
+RESULT = ToolResult(conversation_id="c", tool_use_id="t1", tool="pay", content="paid", worker="w1")
+
+
+def answer(result: ToolResult) -> Outgoing:
+    return Outgoing("steps", result.conversation_id, encode(result))
+
+
+def journal() -> Journal:
+    return Journal("unused:9092", Topics().tool_journal("pay"), producer=None)  # type: ignore[arg-type]
+
+
+def entry(state: str, result: ToolResult | None = None, at: float = 1.0) -> bytes:
+    return encode(
+        CallJournalEntry(
+            tool_use_id="t1", state=state, worker="w1", at=at, deadline_at=100, result=result
+        )
+    )
+
+
+def test_a_call_is_new_then_running_then_answered_from_memory() -> None:
+    recent = RecentCalls()
+    assert repeat_answer(CALL, recent, None, answer) is None
+    recent.start("t1")
+    assert repeat_answer(CALL, recent, None, answer) == []
+    sent = [answer(RESULT)]
+    recent.finish("t1", sent)
+    assert repeat_answer(CALL, recent, None, answer) == sent
+
+
+def test_an_abandoned_call_may_run_again() -> None:
+    recent = RecentCalls()
+    recent.start("t1")
+    assert recent.seen("t1") is RUNNING
+    recent.abandon("t1")
+    assert recent.seen("t1") is None
+
+
+def test_remembered_results_are_bounded_by_size_oldest_first() -> None:
+    recent = RecentCalls(max_bytes=250)
+    for i in range(5):
+        recent.finish(f"t{i}", [Outgoing("steps", "c", b"x" * 100)])
+    assert [recent.seen(f"t{i}") is not None for i in range(5)] == [False] * 3 + [True] * 2
+
+
+def test_the_journal_re_sends_a_finished_call_and_never_reruns_a_started_one() -> None:
+    book = journal()
+    book._apply(b"t1", entry("started"))
+    assert repeat_answer(CALL, RecentCalls(), book, answer) == []
+    book._apply(b"t1", entry("finished", RESULT))
+    assert repeat_answer(CALL, RecentCalls(), book, answer) == [answer(RESULT)]
+
+
+def test_a_finished_record_is_not_undone_by_a_started_one_read_later() -> None:
+    book = journal()
+    book._apply(b"t1", entry("finished", RESULT))
+    book._apply(b"t1", entry("started", at=2.0))  # a replica's late or replayed record
+    found = book.get("t1")
+    assert found is not None and found.result == RESULT
+
+
+def test_unreadable_journal_records_are_ignored_and_old_ones_pruned() -> None:
+    book = journal()
+    book._apply(b"x", b"not json")
+    book._apply(b"t1", entry("started"))
+    book._prune(now=100 + 59)
+    assert book.get("t1") is not None
+    book._prune(now=100 + 61)
+    assert book.get("t1") is None
