@@ -20,6 +20,7 @@ from topics.messages import AgentRequest, ToolSpec
 from topics.names import Topics
 
 ROOT = Path(__file__).resolve().parents[2]
+CALL_LEASE_S = 2.0
 TOOLS = {"sleep": 2, "calculator": 1, "clock": 1, "stall": 1, "flaky": 1, "vault": 1, "ledger": 1}
 
 
@@ -70,7 +71,8 @@ def stack(kafka: KafkaUnderTest, tmp_path_factory: pytest.TempPathFactory) -> It
         tools=TOOLS,
         modules=["tests.support.fixture_tools"],
         scenario_dirs=[ROOT / "tests" / "scenarios"],
-        env={"PYTHONPATH": str(ROOT)},
+        # A short lease, so re-publishing calls runs throughout the suite.
+        env={"PYTHONPATH": str(ROOT), "AGENTSTREAM_CALL_LEASE_S": str(CALL_LEASE_S)},
     )
     running = Stack(config)
     try:
