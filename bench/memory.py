@@ -1,0 +1,139 @@
+"""Orchestrator memory is flat in the number of conversations ever run.
+
+    .venv/bin/python -m bench.memory [--conversations N] [--rate R] [--warmup N]
+
+Starts a project broker and the platform through its CLI (calculator tool, local model),
+runs `--warmup` conversations, reads the orchestrator's RSS, runs `--conversations` more
+(each: a model call, a calculator call, a second model call), waits until every one is
+answered and the orchestrator is idle, and reads its RSS again. Prints one JSON object;
+also written to bench/results/memory-<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agentstream.stack import Stack, StackConfig, wait_for_tools
+from bench.chaos import (
+    RESULTS_DIR,
+    STACK_ENV,
+    LocalBroker,
+    Tracker,
+    open_reader,
+    plain_producer,
+    read_responses,
+    wait_for,
+)
+from topics.names import Topics
+
+IDLE_S = 3.0
+"""After the last answer, how long the orchestrator is left alone before the reading."""
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of `pid` in MiB, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+async def run_batch(
+    bootstrap: str, topics: Topics, tracker: Tracker, count: int, rate: float, tag: str
+) -> float:
+    """Submit `count` calculator conversations at `rate`/s; returns seconds until all answered."""
+    producer = plain_producer(bootstrap)
+    await producer.start()
+    began = time.monotonic()
+    try:
+        for i in range(count):
+            await asyncio.sleep(max(0.0, began + i / rate - time.monotonic()))
+            cid = f"mem-{tag}-{i:06d}"
+            body = {"conversation_id": cid, "prompt": f"compute {i}+1", "tools": ["calculator"]}
+            await producer.send(
+                topics.agent_requests.name, json.dumps(body).encode(), key=cid.encode()
+            )
+            tracker.submitted(cid, 120.0)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    async def answered() -> bool:
+        return not tracker.in_flight()
+
+    await wait_for(answered, 120.0 + count / rate, f"answers to the {tag} batch", poll_s=0.5)
+    return time.monotonic() - began
+
+
+async def measure(conversations: int, warmup: int, rate: float) -> dict[str, object]:
+    local = await asyncio.to_thread(LocalBroker.start)
+    prefix = f"mem{uuid.uuid4().hex[:6]}."
+    topics = Topics(prefix)
+    log_dir = Path(local.home) / "logs-platform"
+    stack = Stack(
+        StackConfig(
+            bootstrap=local.bootstrap,
+            prefix=prefix,
+            log_dir=log_dir,
+            tools={"calculator": 1},
+            env=STACK_ENV,
+            worker_concurrency=16,
+        )
+    )
+    try:
+        await asyncio.to_thread(stack.start)
+        await wait_for_tools(local.bootstrap, prefix, ["calculator"], 120)
+        tracker = Tracker()
+        reader = await open_reader(local.bootstrap, topics.agent_responses.name, 4)
+        reading = asyncio.create_task(read_responses(reader, tracker))
+        try:
+            pid = stack.processes["orchestrator"].pid
+            await run_batch(local.bootstrap, topics, tracker, warmup, rate, "warmup")
+            await asyncio.sleep(IDLE_S)
+            before = rss_mb(pid)
+            took = await run_batch(local.bootstrap, topics, tracker, conversations, rate, "main")
+            await asyncio.sleep(IDLE_S)
+            after = rss_mb(pid)
+        finally:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+            await reader.stop()
+        statuses: dict[str, int] = {}
+        for answers in tracker.responses.values():
+            statuses[answers[0].status] = statuses.get(answers[0].status, 0) + 1
+        return {
+            "conversations": conversations,
+            "warmup": warmup,
+            "rate_per_s": rate,
+            "seconds": round(took, 1),
+            "statuses": statuses,
+            "rss_before_mb": round(before, 1),
+            "rss_after_mb": round(after, 1),
+            "rss_growth_mb": round(after - before, 1),
+        }
+    finally:
+        await asyncio.to_thread(stack.stop)
+        await asyncio.to_thread(local.stop)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.memory")
+    parser.add_argument("--conversations", type=int, default=10_000)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=100.0)
+    args = parser.parse_args()
+    result = asyncio.run(measure(args.conversations, args.warmup, args.rate))
+    print(json.dumps(result))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS_DIR / f"memory-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
