@@ -1,9 +1,33 @@
 """The orchestrator process: a faust-streaming app around the pure state machine.
 
-One agent (concurrency 1, never awaiting network round trips) consumes agent.requests
-and agent.steps, which are co-partitioned by conversation id, so the instance owning a
-conversation sees its request, all its results and its table entry. Per event: load the
-state, call `machine.step`, store the new state, send what it emitted.
+One agent (concurrency 1) consumes agent.requests and agent.steps, which are
+co-partitioned by conversation id, so the instance owning a conversation sees its
+request, all its results and its table entry. Per event: load the state, call
+`machine.step`, store the new state, send what it emitted.
+
+What survives a crash (kill -9 at any moment), and why:
+
+- Inputs are processed at least once. faust acks an event when the agent's loop body
+  returns, commits only a contiguous run of acked offsets, and flushes its producer
+  (table changelog writes and every send handed to it) before committing
+  (faust/transport/consumer.py `_commit_offsets`). So the outputs and the state write of
+  an event are on the broker, or failed, before its offset is committed.
+- A final answer is acknowledged before the state saying "finished" is stored
+  (`_commit`), so a crash never leaves a finished conversation unanswered; re-applying
+  an event already applied emits nothing (the machine recognises duplicates), so a
+  crash leaves at most one answer per conversation except in the window between an
+  answer's acknowledgement and its state write reaching the broker.
+- Calls may still go missing (a crash between the state write and the call's send, a
+  send that failed after the offset moved on, a worker that died with the call): each
+  call carries a lease, and the machine re-publishes it under the same id when the lease
+  runs out (`machine._redrive`). Workers treat the id as an idempotency key.
+- faust's `processing_guarantee="exactly_once"` is not used: it runs a transactional
+  producer per input partition and commits its transactions on the commit interval,
+  so calls would become visible to read_committed workers only at each commit, adding
+  the commit interval to every hop; leases plus idempotent ids give the same end result
+  (no lost conversation, one execution per id for tools that need it) without that.
+- faust 0.15.3 can lose records fetched during table recovery (upstream #596);
+  `faust_fixes.Consumer` re-reads them.
 """
 
 from __future__ import annotations
@@ -84,6 +108,9 @@ def build_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
     )
+    from agents.faust_fixes import install  # faust #596: re-read records lost in recovery
+
+    install(app)
     Orchestrator(app, settings)
     return app
 

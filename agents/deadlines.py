@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+
 RETICK_AFTER_S = 5.0
 """A deadline still due this long after its tick is ticked again (the tick may be lost)."""
 
@@ -9,43 +11,54 @@ RETICK_AFTER_S = 5.0
 class DeadlineIndex:
     """conversation id -> next deadline, and whether it is still in flight.
 
-    Maintained by every state write, rebuilt from the table after rebalances.
+    Maintained by every state write, rebuilt from the table after rebalances. `due` pops a
+    heap, so the timer's cost follows what is due, not how many conversations are held
+    (finished ones stay until their retention ends). Heap entries of a deadline that was
+    replaced are skipped when they surface, and the heap is rebuilt when they pile up.
     """
 
     def __init__(self) -> None:
         self._next: dict[str, float] = {}
         self._running: set[str] = set()
-        self._ticked: dict[str, tuple[float, float]] = {}
+        self._heap: list[tuple[float, str, float]] = []
+        """(when to tick, conversation id, the deadline that tick is for)"""
 
     def set(self, conversation_id: str, deadline: float | None, in_flight: bool = True) -> None:
         if deadline is None:
             self._next.pop(conversation_id, None)
-            self._ticked.pop(conversation_id, None)
             self._running.discard(conversation_id)
             return
-        self._next[conversation_id] = deadline
+        if self._next.get(conversation_id) != deadline:
+            self._next[conversation_id] = deadline
+            self._push(deadline, conversation_id, deadline)
         if in_flight:
             self._running.add(conversation_id)
         else:
             self._running.discard(conversation_id)
 
     def due(self, now: float) -> list[str]:
-        """Conversations whose deadline passed and that were not ticked for it lately."""
+        """Conversations whose deadline passed: once, then every RETICK_AFTER_S until it
+        changes (a tick can be lost on its way through the broker)."""
         out = []
-        for cid, deadline in self._next.items():
-            if deadline > now:
-                continue
-            ticked = self._ticked.get(cid)
-            if ticked is None or ticked[0] != deadline or now - ticked[1] >= RETICK_AFTER_S:
-                self._ticked[cid] = (deadline, now)
+        while self._heap and self._heap[0][0] <= now:
+            _, cid, deadline = heapq.heappop(self._heap)
+            if self._next.get(cid) == deadline:
                 out.append(cid)
+                heapq.heappush(self._heap, (now + RETICK_AFTER_S, cid, deadline))
         return out
 
     def replace(self, deadlines: dict[str, tuple[float, bool]]) -> None:
-        """Start over from (deadline, in flight) per conversation, keeping recent ticks."""
+        """Start over from (deadline, in flight) per conversation."""
         self._next = {cid: deadline for cid, (deadline, _) in deadlines.items()}
         self._running = {cid for cid, (_, running) in deadlines.items() if running}
-        self._ticked = {k: v for k, v in self._ticked.items() if self._next.get(k) == v[0]}
+        self._heap = [(deadline, cid, deadline) for cid, deadline in self._next.items()]
+        heapq.heapify(self._heap)
+
+    def _push(self, when: float, conversation_id: str, deadline: float) -> None:
+        heapq.heappush(self._heap, (when, conversation_id, deadline))
+        if len(self._heap) > 4 * len(self._next) + 1024:
+            self._heap = [(d, cid, d) for cid, d in self._next.items()]
+            heapq.heapify(self._heap)
 
     @property
     def in_flight(self) -> int:

@@ -343,13 +343,16 @@ def _start_model_call(t: Transition, ctx: Context, detail: str) -> None:
         return
     state.iteration += 1
     state.model_call_id = f"{state.conversation_id}#{state.iteration}"
+    state.model_call_sends = 0
     _send_model_call(t, ctx)
     t.event(ctx, "model_call_started", detail=detail)
 
 
-def _lease(ctx: Context, deadline_at: float) -> float | None:
-    """When to re-publish a call sent now, if its deadline does not come first."""
-    lease_until = ctx.now + ctx.defaults.call_lease_s
+def _lease(ctx: Context, deadline_at: float, sends: int) -> float | None:
+    """When to re-publish a call sent now for the `sends`-th time, unless its deadline
+    comes first. Each lease doubles: a call that is merely queued behind a backlog is
+    not re-published again and again, adding to the backlog."""
+    lease_until = ctx.now + ctx.defaults.call_lease_s * 2 ** min(sends - 1, 16)
     return lease_until if lease_until < deadline_at else None
 
 
@@ -371,7 +374,8 @@ def _send_model_call(t: Transition, ctx: Context) -> None:
     if tools and choice is not None:
         params["tools"] = tools
         params["tool_choice"] = choice
-    state.model_call_lease_until = _lease(ctx, state.deadline_at)
+    state.model_call_sends += 1
+    state.model_call_lease_until = _lease(ctx, state.deadline_at, state.model_call_sends)
     t.emit(
         Emit(
             "model_calls",
@@ -567,8 +571,8 @@ def _publish_call(t: Transition, call: PendingCall, ctx: Context) -> None:
     """Publish a dispatched call (again, on a re-drive: the same tool_use_id and input)."""
     state = _running(t)
     assert call.deadline_at is not None and call.dispatched_at is not None
-    call.lease_until = _lease(ctx, call.deadline_at)
     call.sends += 1
+    call.lease_until = _lease(ctx, call.deadline_at, call.sends)
     key = state.conversation_id if call.ordered else call.tool_use_id
     t.emit(
         Emit(

@@ -51,6 +51,7 @@ class ConversationState(BaseModel):
     model_call_id: str | None = None
     model_call_lease_until: float | None = None
     """Re-publish the model call (same call_id) if no result arrived by then."""
+    model_call_sends: int = 0
     calls: list[PendingCall] = Field(default_factory=list)
     resolved: dict[str, Resolution] = Field(default_factory=dict)
     errored_tools: list[str] = Field(default_factory=list)

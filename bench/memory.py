@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from agentstream.stack import Stack, StackConfig, wait_for_tools
 from bench.chaos import (
+    LOG_ROOT,
     RESULTS_DIR,
     STACK_ENV,
     LocalBroker,
@@ -28,10 +30,10 @@ from bench.chaos import (
     open_reader,
     plain_producer,
     read_responses,
-    wait_for,
 )
 from topics.names import Topics
 
+STALLED_AFTER_S = 60.0
 IDLE_S = 3.0
 """After the last answer, how long the orchestrator is left alone before the reading."""
 
@@ -64,18 +66,28 @@ async def run_batch(
     finally:
         await producer.stop()
 
-    async def answered() -> bool:
-        return not tracker.in_flight()
-
-    await wait_for(answered, 120.0 + count / rate, f"answers to the {tag} batch", poll_s=0.5)
+    await until_answered(tracker, tag)
     return time.monotonic() - began
+
+
+async def until_answered(tracker: Tracker, tag: str) -> None:
+    """Wait while answers keep coming; fail once STALLED_AFTER_S pass without one."""
+    waiting = len(tracker.in_flight())
+    progress_at = time.monotonic()
+    while waiting:
+        await asyncio.sleep(0.5)
+        now_waiting = len(tracker.in_flight())
+        if now_waiting < waiting:
+            waiting, progress_at = now_waiting, time.monotonic()
+        elif time.monotonic() - progress_at > STALLED_AFTER_S:
+            raise TimeoutError(f"{waiting} conversations of the {tag} batch never answered")
 
 
 async def measure(conversations: int, warmup: int, rate: float) -> dict[str, object]:
     local = await asyncio.to_thread(LocalBroker.start)
     prefix = f"mem{uuid.uuid4().hex[:6]}."
     topics = Topics(prefix)
-    log_dir = Path(local.home) / "logs-platform"
+    log_dir = LOG_ROOT.parent / "memory-logs" / prefix.rstrip(".")
     stack = Stack(
         StackConfig(
             bootstrap=local.bootstrap,
@@ -86,6 +98,7 @@ async def measure(conversations: int, warmup: int, rate: float) -> dict[str, obj
             worker_concurrency=16,
         )
     )
+    print(f"platform logs: {log_dir}", file=sys.stderr)
     try:
         await asyncio.to_thread(stack.start)
         await wait_for_tools(local.bootstrap, prefix, ["calculator"], 120)
@@ -108,6 +121,7 @@ async def measure(conversations: int, warmup: int, rate: float) -> dict[str, obj
         for answers in tracker.responses.values():
             statuses[answers[0].status] = statuses.get(answers[0].status, 0) + 1
         return {
+            "log_dir": str(log_dir),
             "conversations": conversations,
             "warmup": warmup,
             "rate_per_s": rate,

@@ -59,7 +59,9 @@ def test_a_model_call_without_a_result_is_published_again_under_its_id() -> None
     assert [e.type for e in sent(t, AgentEvent)] == ["call_redriven"]
     assert [o.name for o in t.observations] == ["call_redriven"]
     assert isinstance(t.state, ConversationState)
-    assert t.state.next_deadline() == START + 2 * LEASE, "the lease is renewed"
+    assert t.state.next_deadline() == START + 3 * LEASE, "the lease is renewed, doubled"
+    third = step(t.state, tick(START + 3 * LEASE), ctx(START + 3 * LEASE))
+    assert sent(third, ModelCall) and third.state.next_deadline() == START + 7 * LEASE  # type: ignore[union-attr]
 
 
 def test_only_the_calls_still_waiting_are_published_again() -> None:
