@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install clean
+.PHONY: demo chaos test lint install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ install: $(BIN)/.installed
 
 demo: install
 	$(BIN)/agentstream demo
+
+# Kill -9 each part of the platform under load; CHAOS_ARGS="--conversations 200" for a short run.
+chaos: install
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

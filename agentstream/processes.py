@@ -82,3 +82,25 @@ def stop_pid(pid: int, expect_in_cmdline: str, grace_s: float = 20.0) -> bool:
         _reap(pid)
         time.sleep(0.05)
     return True
+
+
+def signal_pid(
+    pid: int, expect_in_cmdline: str, sig: signal.Signals, timeout_s: float = 30.0
+) -> bool:
+    """Send `sig` to the process group led by `pid` and wait (bounded) until it exited.
+
+    For fault injection: SIGKILL to crash a process, SIGTERM to see a graceful exit.
+    Returns True when the process is gone, False when it still ran after `timeout_s` or
+    was never ours (a command line without `expect_in_cmdline` is never signalled).
+    """
+    if not is_alive(pid) or expect_in_cmdline not in cmdline(pid):
+        return not is_alive(pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not is_alive(pid):
+            return True
+        time.sleep(0.02)
+    return False

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentstream.broker import free_port
-from agentstream.processes import Spawned, is_alive, spawn, stop_pid
+from agentstream.processes import Spawned, is_alive, signal_pid, spawn, stop_pid
 from topics.admin import ensure_topics, platform_topics
 from topics.names import Topics
 
@@ -38,6 +39,24 @@ class StackConfig:
     env: dict[str, str] = field(default_factory=dict)
     metrics: bool = True
     model_server_args: list[str] = field(default_factory=list)
+    orchestrators: int = 1
+    """Orchestrator processes in one Faust group (they share the conversation partitions)."""
+    replication_factor: int | None = None
+    """Replicas of every topic (3 on a cluster); None: the settings' default, from the env."""
+    min_insync_replicas: int | None = None
+
+    def replication(self) -> dict[str, int]:
+        """The replication this config asks for, as `ensure_topics` keyword arguments."""
+        wanted = {
+            "replication_factor": self.replication_factor,
+            "min_insync_replicas": self.min_insync_replicas,
+        }
+        return {key: value for key, value in wanted.items() if value is not None}
+
+
+def orchestrator_name(index: int) -> str:
+    """`orchestrator` for the first (the name callers know), `orchestrator-N` after it."""
+    return "orchestrator" if index == 0 else f"orchestrator-{index + 1}"
 
 
 @dataclass
@@ -57,6 +76,8 @@ class Stack:
             "AGENTSTREAM_TOPIC_PREFIX": self.config.prefix,
             "PYTHONUNBUFFERED": "1",
         }
+        for key, value in self.config.replication().items():
+            env[f"AGENTSTREAM_{key.upper()}"] = str(value)
         if self.model_url:
             env["AGENTSTREAM_ANTHROPIC_BASE_URL"] = self.model_url
         if self.config.use_local_model:
@@ -77,7 +98,7 @@ class Stack:
         cfg = self.config
         cfg.log_dir.mkdir(parents=True, exist_ok=True)
         specs = platform_topics(Topics(cfg.prefix), list(cfg.tools))
-        asyncio.run(ensure_topics(cfg.bootstrap, specs))
+        asyncio.run(ensure_topics(cfg.bootstrap, specs, **cfg.replication()))
         if cfg.use_local_model:
             port = free_port()
             self.model_url = f"http://127.0.0.1:{port}"
@@ -85,7 +106,8 @@ class Stack:
             self._spawn(
                 "model-server", ["model-server", "--port", str(port), *dirs, *cfg.model_server_args]
             )
-        self._spawn("orchestrator", ["orchestrator"])
+        for i in range(cfg.orchestrators):
+            self._spawn(orchestrator_name(i), ["orchestrator"])
         for i in range(cfg.model_workers):
             self._spawn(f"model-worker-{i + 1}", ["model-worker"])
         modules = [a for m in cfg.modules for a in ("--module", m)]
@@ -107,6 +129,22 @@ class Stack:
         """Stop one process by PID and start it again with the same arguments."""
         old = self.processes.pop(name)
         stop_pid(old.pid, expect_in_cmdline=MARKER)
+        self.processes[name] = spawn(list(old.argv), old.log_path, env=self.env())
+
+    def kill(
+        self, name: str, sig: signal.Signals = signal.SIGKILL, timeout_s: float = 30.0
+    ) -> bool:
+        """Signal one process (SIGKILL: a crash) and wait until it exited; False if it still runs.
+
+        The process stays listed, so `start_again` can bring it back with the same arguments.
+        """
+        return signal_pid(self.processes[name].pid, MARKER, sig, timeout_s)
+
+    def start_again(self, name: str) -> None:
+        """Start a process that exited (or was killed) with its old arguments and log file."""
+        old = self.processes[name]
+        if is_alive(old.pid):
+            raise RuntimeError(f"{name} (pid {old.pid}) is still running")
         self.processes[name] = spawn(list(old.argv), old.log_path, env=self.env())
 
     def dead(self) -> list[str]:

@@ -1,0 +1,1 @@
+"""Benchmarks and fault-injection harnesses that run the whole platform as processes."""
