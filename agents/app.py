@@ -39,12 +39,13 @@ from typing import Any
 import faust
 from aiokafka.partitioner import DefaultPartitioner
 
+from agents.answers import ResponseLog
 from agents.deadlines import DeadlineIndex
 from agents.limits import Defaults
 from agents.machine import Context, Emit, Event, State, Transition, fail, refuse, step, too_large
 from agents.registry_view import RegistryView
 from agents.sending import Sender, TopicDirectory, Undelivered
-from agents.state import load_stored
+from agents.state import ConversationState, load_stored
 from agentstream.settings import Settings
 from monitoring import metrics
 from monitoring.pricing import Pricing
@@ -72,6 +73,9 @@ from topics.reply_topics import ReplyTopicPolicy
 
 log = logging.getLogger(__name__)
 RESCAN_INTERVAL_S = 2.0
+SESSION_TIMEOUT_S = 6.0
+"""Kafka's lowest allowed group session (group.min.session.timeout.ms): a killed instance
+holds its partitions this long before the group moves them."""
 FULL_RESCAN_INTERVAL_S = 60.0
 STALL_CHECK_INTERVAL_S = 1.0
 STALL_AFTER_S = 10.0
@@ -94,7 +98,7 @@ def build_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,  # the deadline scan relies on holding active partitions only
         topic_replication_factor=settings.replication_factor,  # changelog and faust's own
         web_enabled=False,  # metrics are served by prometheus-client instead
-        broker_session_timeout=10.0,
+        broker_session_timeout=SESSION_TIMEOUT_S,  # a killed peer's partitions move on
         broker_heartbeat_interval=1.0,
         broker_commit_interval=0.5,
         stream_processing_timeout=60.0,
@@ -188,6 +192,11 @@ class Orchestrator:
             self.topics, settings.reply_topic_patterns, internal_prefixes=(f"{app_id(settings)}-",)
         )
         self._sender: Sender | None = None
+        self.answers = ResponseLog(
+            settings.kafka_bootstrap_servers,
+            self.topics.agent_responses.name,
+            self.topics.agent_responses.partitions,
+        )
         self.table = app.Table(
             "conversations",
             default=None,
@@ -221,6 +230,7 @@ class Orchestrator:
                 directory,
                 self.topics.agent_responses.name,
                 self.settings.produce_timeout_s,
+                self.answers.landed,
             )
         return self._sender
 
@@ -302,10 +312,16 @@ class Orchestrator:
             await self._dead_letter(message, f"applying the {kind} failed: {_describe(exc)}")
             transition = fail(state, event, ctx, f"internal error applying a {kind}")
             encoded = Encoded(transition, True)
-        await self._commit(key, conversation_id, transition, encoded)
+        since = state.started_at if isinstance(state, ConversationState) else None
+        await self._commit(key, conversation_id, transition, encoded, since)
 
     async def _commit(
-        self, key: bytes, conversation_id: str, transition: Transition, encoded: Encoded
+        self,
+        key: bytes,
+        conversation_id: str,
+        transition: Transition,
+        encoded: Encoded,
+        started_at: float | None = None,
     ) -> None:
         """Answer first, then store the new state, then send the rest; record metrics.
 
@@ -315,6 +331,8 @@ class Orchestrator:
         crash or a broker outage. Calls and events follow the state (see `Sender`).
         """
         sends = list(zip(transition.emits, encoded.emits, strict=True))
+        if started_at is not None and await self._answered_before(key, started_at, transition):
+            sends = [(emit, value) for emit, value in sends if emit.role != "responses"]
         try:
             for emit, _value in sends:
                 if emit.role == "responses":
@@ -340,6 +358,25 @@ class Orchestrator:
         for emit, value in sends:
             if emit.role != "responses":
                 await self._send(emit, value)
+
+    async def _answered_before(self, key: bytes, started_at: float, transition: Transition) -> bool:
+        """Whether the answer this transition gives went out already, from the previous
+        owner of the partition, before a crash kept it from storing the state."""
+        default = self.topics.agent_responses.name
+        if not any(e.role == "responses" and e.topic in (None, default) for e in transition.emits):
+            return False
+        conversation_id = key.decode()
+        try:
+            done = await self.answers.already_answered(
+                conversation_id, key, started_at, self.app.consumer_generation_id
+            )
+        except Exception as exc:
+            log.warning("Could not check earlier answers on %s: %s.", self.answers.topic, exc)
+            return False
+        if done:
+            metrics.ANSWERS_NOT_REPEATED.inc()
+            log.info("Conversation %s was answered before a restart; not again.", conversation_id)
+        return done
 
     async def _respond(self, emit: Emit, key: bytes | None = None) -> None:
         assert isinstance(emit.message, AgentResponse)

@@ -35,6 +35,8 @@ from topics.messages import AgentResponse
 log = logging.getLogger(__name__)
 
 OnFailure = Callable[[str], Awaitable[None]]
+Landed = Callable[[bytes, bytes, float], Awaitable[bool]]
+"""(key, value, since) -> whether that record reached the default response topic."""
 MAX_BACKGROUND_SENDS = 10_000
 """Sends allowed to wait for unknown topics at once; the agent waits beyond that."""
 RESPOND_ATTEMPTS = 6
@@ -107,9 +109,15 @@ class Sender:
     """Produces through faust's producer with a bound on every wait."""
 
     def __init__(
-        self, producer: Any, directory: TopicDirectory, default_reply_topic: str, timeout_s: float
+        self,
+        producer: Any,
+        directory: TopicDirectory,
+        default_reply_topic: str,
+        timeout_s: float,
+        landed: Landed | None = None,
     ) -> None:
         self._producer = producer
+        self._landed = landed
         self._directory = directory
         self._default = default_reply_topic
         self._timeout_s = timeout_s
@@ -176,7 +184,12 @@ class Sender:
         await self._deliver(self._default, key, value)
 
     async def _deliver(self, topic: str, key: bytes, value: bytes) -> None:
-        """Produce and wait for the acknowledgement, retrying what a retry may cure."""
+        """Produce and wait for the acknowledgement, retrying what a retry may cure.
+
+        An acknowledgement lost in an outage does not mean the write was: before trying
+        again, the default response topic is read to see whether the record got there.
+        """
+        first_try = time.time() - 1.0
         for attempt in range(1, RESPOND_ATTEMPTS + 1):
             try:
                 await self._produce_and_wait(topic, key, value)
@@ -185,7 +198,19 @@ class Sender:
             except Exception as exc:
                 if attempt == RESPOND_ATTEMPTS or not retriable(exc):
                     raise Undelivered(_reason(exc)) from exc
-                log.warning("Response to %s not acknowledged (%s); retrying.", topic, exc)
+                log.warning("Response to %s not acknowledged (%s).", topic, _reason(exc))
+            if await self._got_there(topic, key, value, first_try):
+                log.info("The response to %s had been written after all.", topic)
+                return
+
+    async def _got_there(self, topic: str, key: bytes, value: bytes, since: float) -> bool:
+        if self._landed is None or topic != self._default:
+            return False
+        try:
+            return await self._landed(key, value, since)
+        except Exception as exc:
+            log.warning("Could not check for the response on %s: %s.", topic, _reason(exc))
+            return False
 
     async def _produce(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
         return await self._producer.send(topic, key, value, None, None, None)

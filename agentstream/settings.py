@@ -58,8 +58,9 @@ class Settings(BaseSettings):
     )
     """Topics a request may name as reply_topic (shell patterns under the topic prefix);
     internal and Kafka topics are refused whatever the patterns say."""
-    produce_timeout_s: float = Field(default=10.0, gt=0)
-    """Bound on every send: metadata wait, broker acknowledgement, reply-topic lookup."""
+    produce_timeout_s: float = Field(default=30.0, gt=0)
+    """Bound on every send: metadata wait, broker acknowledgement, reply-topic lookup.
+    Longer than a broker restart, so the table's changelog writes ride one out."""
     connect_timeout_s: float = Field(default=10.0, gt=0)
     """How long a command waits for the broker before failing with a one-line error."""
 

@@ -46,6 +46,11 @@ CALLS_REDRIVEN = Counter(
     "Calls published again under the same id because their lease ran out (kind: model, tool).",
     ["kind", "tool"],
 )
+ANSWERS_NOT_REPEATED = Counter(
+    "agentstream_answers_not_repeated_total",
+    "Final answers not sent again because the partition's previous owner had sent them "
+    "before a crash kept it from storing the conversation's end.",
+)
 CALLS_DEDUPLICATED = Counter(
     "agentstream_calls_deduplicated_total",
     "Calls a worker received again and did not run again, by what it did instead "

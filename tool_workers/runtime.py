@@ -30,6 +30,8 @@ POLL_TIMEOUT_MS = 200
 FETCH_MAX_WAIT_MS = 100
 """Upper bound a fetch waits on an idle topic; data arriving meanwhile returns at once."""
 FULL_POOL_WAIT_S = 1.0
+SESSION_TIMEOUT_MS = 6_000
+"""Kafka's lowest allowed group session: a killed worker's partitions move on this soon."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class CallConsumer:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
-            session_timeout_ms=10_000,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=1_000,
             max_poll_interval_ms=300_000,
         )
