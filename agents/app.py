@@ -8,24 +8,27 @@ request, all its results and its table entry. Per event: load the state, call
 What survives a crash (kill -9 at any moment), and why:
 
 - Inputs are processed at least once. faust acks an event when the agent's loop body
-  returns, commits only a contiguous run of acked offsets, and flushes its producer
-  (table changelog writes and every send handed to it) before committing
-  (faust/transport/consumer.py `_commit_offsets`). So the outputs and the state write of
-  an event are on the broker, or failed, before its offset is committed.
-- A final answer is acknowledged before the state saying "finished" is stored
-  (`_commit`), so a crash never leaves a finished conversation unanswered; re-applying
-  an event already applied emits nothing (the machine recognises duplicates), so a
-  crash leaves at most one answer per conversation except in the window between an
-  answer's acknowledgement and its state write reaching the broker.
-- Calls may still go missing (a crash between the state write and the call's send, a
-  send that failed after the offset moved on, a worker that died with the call): each
-  call carries a lease, and the machine re-publishes it under the same id when the lease
-  runs out (`machine._redrive`). Workers treat the id as an idempotency key.
-- faust's `processing_guarantee="exactly_once"` is not used: it runs a transactional
-  producer per input partition and commits its transactions on the commit interval,
-  so calls would become visible to read_committed workers only at each commit, adding
-  the commit interval to every hop; leases plus idempotent ids give the same end result
-  (no lost conversation, one execution per id for tools that need it) without that.
+  returns and commits only a contiguous run of acked offsets; before committing it
+  flushes its producer (faust/transport/consumer.py `_commit_offsets`), best-effort for
+  the table's changelog writes (its buffer flush gives up after 0.1 s without progress).
+- A final answer is acknowledged by the broker before the state saying "finished" is
+  stored (`_commit`), so a crash never leaves a finished conversation unanswered. An
+  answer already on agent.responses for a conversation since it started is not sent
+  again (`answers.ResponseLog`): that covers a crash between the answer and the state
+  write, and an acknowledgement lost in a broker outage.
+- Calls may go missing (a crash between the state write and the call's send, a changelog
+  write the flush missed, a worker that died with the call): each call carries a lease,
+  and the machine re-publishes it under the same id when the lease runs out
+  (`machine._redrive`). Workers treat ids as idempotency keys and the machine applies
+  one result per id, so an older state brought back by a restart catches up by itself.
+- faust's `processing_guarantee="exactly_once"` is not used. It opens a transactional
+  producer per input partition and commits on the commit interval; only `Topic.send`
+  and changelog writes join those transactions, while `app.producer.send` (every send
+  here, bounded by `Sender`) stays outside them, and the transactional commit does not
+  flush faust's changelog buffer either. Consumers would also have to read committed
+  only, adding the commit interval to every hop. Leases plus idempotent ids give the
+  outcome that matters (no lost conversation, one execution per id where a tool needs
+  it) without that.
 - faust 0.15.3 can lose records fetched during table recovery (upstream #596);
   `faust_fixes.Consumer` re-reads them.
 """
@@ -77,8 +80,6 @@ SESSION_TIMEOUT_S = 6.0
 """Kafka's lowest allowed group session (group.min.session.timeout.ms): a killed instance
 holds its partitions this long before the group moves them."""
 FULL_RESCAN_INTERVAL_S = 60.0
-STALL_CHECK_INTERVAL_S = 1.0
-STALL_AFTER_S = 10.0
 _partitioner = DefaultPartitioner()
 
 
@@ -215,8 +216,6 @@ class Orchestrator:
         app.task(self.registry.run)
         app.timer(settings.timer_interval_s)(self._tick_due)
         app.timer(RESCAN_INTERVAL_S)(self._rescan)
-        app.timer(STALL_CHECK_INTERVAL_S)(self._watch_for_stall)
-        self._last_event_at = time.monotonic()
         self._full_rescan_at = 0.0
 
     @property
@@ -239,7 +238,6 @@ class Orchestrator:
     async def _orchestrate(self, stream: faust.StreamT) -> None:
         await self.registry.ready.wait()
         async for event in stream.events():
-            self._last_event_at = time.monotonic()
             message = event.message
             try:
                 if message.topic == self.topics.agent_requests.name:
@@ -485,35 +483,6 @@ class Orchestrator:
         await self._answer(transition, message.key)
 
     # --- timers ------------------------------------------------------------------------
-
-    async def _watch_for_stall(self) -> None:
-        """Report input partitions that hold unread records while the agent sits idle.
-
-        faust-streaming 0.15.3 can drop a record fetched while the flow is suspended
-        during a rebalance's recovery (upstream issue #596); the agent then idles with lag
-        until the process restarts. This makes that visible as a metric and an error log
-        so the process can be restarted; it does not change what is consumed.
-        """
-        if time.monotonic() - self._last_event_at < STALL_AFTER_S:
-            return
-        consumer = self.app.consumer
-        inputs = {self.topics.agent_requests.name, self.topics.agent_steps.name}
-        lagging = [
-            tp
-            for tp in consumer.assignment()
-            if tp.topic in inputs
-            and consumer.highwater(tp) > (consumer._committed_offset.get(tp) or 0)
-        ]
-        if not lagging or consumer.suspend_flow.is_set():
-            return
-        self._last_event_at = time.monotonic()
-        metrics.STALLS.inc()
-        log.error(
-            "Input partitions %s have unread records and nothing arrived for %.0fs; "
-            "restart this orchestrator to resume them.",
-            sorted(f"{tp.topic}[{tp.partition}]" for tp in lagging),
-            STALL_AFTER_S,
-        )
 
     async def _tick_due(self) -> None:
         now = time.time()

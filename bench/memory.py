@@ -83,7 +83,9 @@ async def until_answered(tracker: Tracker, tag: str) -> None:
             raise TimeoutError(f"{waiting} conversations of the {tag} batch never answered")
 
 
-async def measure(conversations: int, warmup: int, rate: float) -> dict[str, object]:
+async def measure(
+    conversations: int, warmup: int, rate: float, retention_s: float | None
+) -> dict[str, object]:
     local = await asyncio.to_thread(LocalBroker.start)
     prefix = f"mem{uuid.uuid4().hex[:6]}."
     topics = Topics(prefix)
@@ -94,7 +96,7 @@ async def measure(conversations: int, warmup: int, rate: float) -> dict[str, obj
             prefix=prefix,
             log_dir=log_dir,
             tools={"calculator": 1},
-            env=STACK_ENV,
+            env={**STACK_ENV, **retention_env(retention_s)},
             worker_concurrency=16,
         )
     )
@@ -125,6 +127,7 @@ async def measure(conversations: int, warmup: int, rate: float) -> dict[str, obj
             "conversations": conversations,
             "warmup": warmup,
             "rate_per_s": rate,
+            "finished_retention_s": retention_s,
             "seconds": round(took, 1),
             "statuses": statuses,
             "rss_before_mb": round(before, 1),
@@ -136,13 +139,19 @@ async def measure(conversations: int, warmup: int, rate: float) -> dict[str, obj
         await asyncio.to_thread(local.stop)
 
 
+def retention_env(retention_s: float | None) -> dict[str, str]:
+    """None keeps the platform default (one hour: every conversation here is still held)."""
+    return {} if retention_s is None else {"AGENTSTREAM_FINISHED_RETENTION_S": str(retention_s)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.memory")
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--retention-s", type=float, default=None)
     args = parser.parse_args()
-    result = asyncio.run(measure(args.conversations, args.warmup, args.rate))
+    result = asyncio.run(measure(args.conversations, args.warmup, args.rate, args.retention_s))
     print(json.dumps(result))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

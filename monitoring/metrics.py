@@ -62,10 +62,6 @@ REKEYED = Counter(
     "agentstream_requests_rekeyed_total",
     "Requests re-published under their conversation id (unkeyed or misplaced).",
 )
-STALLS = Counter(
-    "agentstream_orchestrator_stalls_total",
-    "Times input partitions held unread records while the orchestrator idled.",
-)
 SEND_FAILURES = Counter(
     "agentstream_send_failures_total",
     "Messages the orchestrator could not deliver (call, reply, other).",

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from agentstream.stack import Stack
-from monitoring.scrape import scrape_sum
 from tests.support.wire import Wire
 from topics.codec import DecodeError, decode
 from topics.messages import AgentRequest
@@ -72,8 +71,6 @@ async def wire(stack: Stack) -> AsyncIterator[Wire]:
 
 async def test_hostile_corpus_then_good_traffic(stack: Stack, wire: Wire) -> None:
     topics = wire.topics
-    url = f"http://127.0.0.1:{stack.metrics_ports['orchestrator']}/metrics"
-    stalls_before = scrape_sum(url, "agentstream_orchestrator_stalls_total")
     corpus = hostile_requests(stack.config.prefix)
     for conversation_id, raw in corpus:
         await wire.publish(raw, key=conversation_id.encode() if conversation_id else None)
@@ -117,7 +114,6 @@ async def test_hostile_corpus_then_good_traffic(stack: Stack, wire: Wire) -> Non
         lambda: lettered() == expected_letters, 30, f"dead letters {expected_letters}"
     )
     assert not stack.dead(), f"platform processes exited: {stack.dead()}"
-    assert scrape_sum(url, "agentstream_orchestrator_stalls_total") == stalls_before
     print(
         f"hostile corpus: {len(corpus)} requests + {len(garbage)} garbage records; "
         f"{len(answered)} answered invalid_request, dead letters {lettered()}; "

@@ -1,4 +1,5 @@
-"""Conversation state lives in the changelog: a restarted orchestrator carries on."""
+"""Conversation state lives in the changelog: a restarted orchestrator carries on, and a
+request published while it recovers is read (faust #596, fixed in agents/faust_fixes.py)."""
 
 from __future__ import annotations
 
@@ -15,17 +16,7 @@ from agentstream.stack import Stack, StackConfig, wait_for_tools
 from tests.conftest import KafkaUnderTest
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skip(
-        reason=(
-            "faust-streaming 0.15.3 drops a record fetched while its flow is suspended during "
-            "post-rebalance recovery (upstream #596): a request published while a restarted "
-            "orchestrator recovers is not read until the next restart; tracked in the issue "
-            "tracker. Passes in about 3 of 5 runs, so it cannot gate CI yet."
-        )
-    ),
-]
+pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 

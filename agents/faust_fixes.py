@@ -1,0 +1,218 @@
+"""Keep faust-streaming 0.15.3 from losing input records around table recovery (#596).
+
+The symptom: after a restart (or any rebalance), a record in an input topic can stay
+unread until the process restarts again, and the partition's commit stops at it. Line
+numbers below are faust-streaming 0.15.3 / aiokafka 0.14.0 as installed.
+
+How a record is lost
+--------------------
+1. aiokafka moves a partition's fetch position past records the moment it hands them
+   out: `FetchResult.getall` -> `_update_position` (aiokafka/consumer/fetcher.py:124-136,
+   108-110). Nothing is re-read unless someone seeks back.
+
+2. faust "pauses" a partition only by removing it from a set of active partitions
+   (faust/transport/consumer.py:622-632); aiokafka is never paused, so it keeps fetching
+   every assigned partition, input ones included, all through table recovery. faust then
+   throws records away *after* aiokafka has handed them out:
+   a. `Consumer.getmany` silently skips records of partitions that are not active
+      (consumer.py:758-766), and drops the rest of a batch when the flow stops or the
+      generation changes (consumer.py:748-757). The active set is shared, live, with the
+      consumer thread, and aiokafka's `fetched_records` reads an *empty* set as "all
+      partitions" (fetcher.py:1221), so when recovery pauses the last active partitions
+      (recovery.py:475) during a fetch, buffered input records come back and are skipped.
+   b. `app.flow_control.resume()` empties every stream queue (mode/utils/queues.py:97-108),
+      discarding events already delivered, whose offsets `_drain_messages` has already
+      recorded as read (consumer.py:1220-1223). At the end of recovery,
+      `Recovery.on_recovery_completed` resumes the input partitions (recovery.py:649),
+      then awaits `perform_seek()` (recovery.py:655) while the fetcher keeps delivering
+      (the flow has been active since recovery.py:451-452), and only then clears the
+      queues (recovery.py:659) and calls `consumer.resume_flow()` (recovery.py:660).
+      Records fetched from the freshly sought position during that await land in a
+      queue and are cleared; the fetch position is already past them.
+   (Also: a delivery cancelled by `suspend_flow` still advances the read offset,
+   consumer.py:1220-1223; streams drop events of an older generation or taken while flow
+   control is suspended, streams.py:1286-1299 and faust/_cython/streams.pyx:181-193.)
+
+3. faust's only repair is `perform_seek()` -> aiokafka `seek_to_committed()`
+   (consumer.py:565-580), and it does not repair either case above:
+   - it runs *before* the clear in 2b, so it cannot re-fetch what the clear discards;
+   - aiokafka seeks only when the committed offset is truthy and positive
+     (aiokafka/consumer/consumer.py:901), so a partition with no committed offset (or
+     committed 0) keeps its advanced position. A fresh partition's first request is
+     exactly that case, and it is why "committing initial offsets (0) and re-seeking"
+     did not help while a restart did (a new consumer starts at auto_offset_reset).
+
+Never re-fetched, the record is never acked either. Its partition's commits then stop at
+it until a restart, or, worse, pass over it for good once a later record there is acked:
+`_new_offset` refuses a gap at the head only when the lowest acked offset is more than
+one past the committed offset, and not at all before the first commit
+(consumer.py:1138-1141).
+
+The fix
+-------
+`Consumer` below, a subclass of faust's aiokafka consumer, installed with `install(app)`:
+
+- faust calls `resume_flow()` right after each `flow_control.resume()`, that is right
+  after each queue clear (recovery.py:328-329, 451-452, 478-479, 493-494, 545-546,
+  659-660); the subclass then marks a re-seek as due. It does the same as soon as
+  faust's `getmany` passes over an input record that aiokafka handed out (case 2a).
+- While a re-seek is due, `getmany` yields no input record (changelog records still flow,
+  so recovery is unaffected). Before its next fetch the fetcher task itself seeks every
+  assigned input partition to its committed offset (0 included) or, when it has none,
+  to where a new consumer would start (consumer_auto_offset_reset), and resets faust's
+  read offsets to match, as `perform_seek` does. faust's own `perform_seek` is left as
+  it is: every call to it is followed by a `resume_flow()`, hence by this re-seek.
+
+Why it is correct: every input record that aiokafka hands out either reaches a stream
+queue or is thrown away by one of the paths above, and each path marks a re-seek as due
+before any later record of the batch is passed on (a clear through `resume_flow`, which
+faust calls synchronously after it). From then on no input record is delivered until
+the seek, and records of a partition are processed in offset order, so nothing past a
+lost record is processed, acked or committed before the seek: the committed offset is
+at or below every lost record, and seeking to it reads them all again. Records that
+were processed but not yet committed may be read twice, the at-least-once contract
+faust already has on every rebalance. (A delivery that is blocked inside the conductor
+at the moment of a clear can likewise be processed twice, never lost.) Steady-state
+consumption is unchanged: these paths only run during rebalances and recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
+from functools import cached_property
+from typing import Any
+
+import aiokafka
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, Message
+
+log = logging.getLogger(__name__)
+RESEEK_RETRY_S = 1.0
+
+
+class Consumer(faust_aiokafka.Consumer):
+    """faust's aiokafka consumer that re-reads what faust discards during recovery."""
+
+    _reseek_due: bool = False
+    _last_batch: Mapping[TP, list[Any]] | None = None
+
+    @cached_property
+    def _log_starts(self) -> dict[TP, int]:
+        return {}
+
+    def resume_flow(self) -> None:
+        super().resume_flow()
+        # Called right after app.flow_control.resume() has emptied the stream queues.
+        if not self.app.client_only:
+            self._reseek_due = True
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109
+        if self._reseek_due and self.flow_active and not await self._reseek():
+            await asyncio.sleep(RESEEK_RETRY_S)
+            return
+        self._last_batch = None
+        batch = super().getmany(timeout)
+        unseen: dict[TP, deque[int]] | None = None  # input offsets of the batch not yet seen
+        try:
+            async for tp, message in batch:
+                if self._is_changelog_tp(tp):
+                    yield tp, message
+                    continue
+                if unseen is None:
+                    unseen = self._input_offsets(self._last_batch)
+                offsets = unseen.get(tp)
+                while offsets and offsets[0] != message.offset:
+                    offsets.popleft()  # faust skipped it (partition paused, flow stopped...)
+                    self._reseek_due = True
+                if offsets:
+                    offsets.popleft()
+                if not self._reseek_due:  # else: the due re-seek will fetch it again
+                    yield tp, message
+        finally:
+            await batch.aclose()
+        if unseen is None:
+            unseen = self._input_offsets(self._last_batch)
+        if any(unseen.values()):
+            self._reseek_due = True  # faust skipped the rest of the batch
+
+    def _input_offsets(self, records: Mapping[TP, list[Any]] | None) -> dict[TP, deque[int]]:
+        return {
+            tp: deque(r.offset for r in recs)
+            for tp, recs in (records or {}).items()
+            if not self._is_changelog_tp(tp)
+        }
+
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:  # noqa: ASYNC109
+        records, active_partitions = await super()._wait_next_records(timeout)
+        self._last_batch = records
+        return records, active_partitions
+
+    async def _reseek(self) -> bool:
+        """Seek every assigned input partition to its committed offset (fetcher task)."""
+        self._reseek_due = False
+        tps = {tp for tp in self.assignment() if not self._is_changelog_tp(tp)}
+        try:
+            committed = await self._thread.call_thread(self._seek_to_committed, tps)
+        except Exception as exc:  # e.g. a rebalance revoked a partition meanwhile
+            self._reseek_due = True
+            log.warning("Re-seeking input partitions failed (will retry): %r", exc)
+            return False
+        for tp, offset in committed.items():  # as perform_seek does
+            self._read_offset[tp] = offset if offset is not None and offset >= 0 else None
+            if offset is not None:
+                self._committed_offset[tp] = offset or None
+        log.info(
+            "Re-sought input partitions to their committed offsets (faust #596): %s",
+            {f"{tp.topic}[{tp.partition}]": offset for tp, offset in sorted(committed.items())},
+        )
+        return True
+
+    async def _seek_to_committed(self, tps: Iterable[TP]) -> dict[TP, int | None]:
+        """Runs in the consumer thread: unlike aiokafka's seek_to_committed (consumer.py:901),
+        it also positions partitions with no committed offset, or committed offset 0."""
+        consumer: aiokafka.AIOKafkaConsumer = self._thread._ensure_consumer()
+        committed: dict[TP, int | None] = {}
+        for tp in tps:
+            offset = committed[tp] = await consumer.committed(tp)
+            if offset is not None and offset >= 0:
+                consumer.seek(tp, offset)
+        unset = [tp for tp, offset in committed.items() if offset is None or offset < 0]
+        for tp, offset in (await self._reset_offsets(consumer, unset)).items():
+            consumer.seek(tp, offset)
+        return committed
+
+    async def _reset_offsets(
+        self, consumer: aiokafka.AIOKafkaConsumer, tps: list[TP]
+    ) -> Mapping[TP, int]:
+        """Where a consumer without a committed offset starts: consumer_auto_offset_reset.
+
+        Looked up, then sought, because aiokafka's seek_to_beginning/end leave the position
+        unset meanwhile, and faust's livelock check asserts on it. The lookup waits behind
+        the fetch long-poll (up to 1.5 s), so log start offsets are cached: they only grow,
+        and a stale one is corrected by aiokafka's out-of-range reset to the earliest.
+        """
+        reset = self.app.conf.consumer_auto_offset_reset
+        if not tps or reset not in ("earliest", "latest"):
+            return {}
+        cache = self._log_starts if reset == "earliest" else {}
+        missing = [aiokafka.TopicPartition(tp.topic, tp.partition) for tp in tps if tp not in cache]
+        if missing:
+            lookup = consumer.beginning_offsets if reset == "earliest" else consumer.end_offsets
+            cache.update(
+                {TP(tp.topic, tp.partition): o for tp, o in (await lookup(missing)).items()}
+            )
+        return {tp: cache[tp] for tp in tps}
+
+
+def install(app: faust.App) -> None:
+    """Make `app` consume through `Consumer`; call before the app starts."""
+    if getattr(app, "_consumer", None) is not None:
+        raise RuntimeError("install() must run before the app creates its consumer")
+    transport = app.transport
+    if not isinstance(transport, faust_aiokafka.Transport):
+        raise TypeError(f"expected faust's aiokafka transport, got {type(transport).__name__}")
+    transport.Consumer = Consumer  # type: ignore[misc]  # the transport builds app.consumer

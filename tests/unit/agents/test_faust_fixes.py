@@ -1,0 +1,107 @@
+"""The faust #596 work-around, driven with stand-ins for aiokafka and faust's own consumer."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from agents.faust_fixes import Consumer
+
+CHANGELOG = "app-conversations-changelog"
+REQUESTS = TP("agent.requests", 0)
+FRESH = TP("agent.requests", 1)
+ZERO = TP("agent.steps", 0)
+RESTORED = TP(CHANGELOG, 0)
+
+
+class FakeKafka:
+    """The few aiokafka consumer calls the seek uses."""
+
+    def __init__(self, committed: dict[TP, int | None], beginning: dict[TP, int]) -> None:
+        self._committed, self._beginning = committed, beginning
+        self.sought: dict[TP, int] = {}
+        self.lookups = 0
+
+    async def committed(self, tp: TP) -> int | None:
+        return self._committed[tp]
+
+    def seek(self, tp: Any, offset: int) -> None:
+        self.sought[TP(tp.topic, tp.partition)] = offset
+
+    async def beginning_offsets(self, tps: list[Any]) -> dict[Any, int]:
+        self.lookups += 1
+        return {tp: self._beginning[TP(tp.topic, tp.partition)] for tp in tps}
+
+
+def consumer() -> Consumer:
+    c = Consumer.__new__(Consumer)  # no transport, thread or app: only what the fix reads
+    c.app = SimpleNamespace(
+        tables=SimpleNamespace(changelog_topics={CHANGELOG}),
+        conf=SimpleNamespace(consumer_auto_offset_reset="earliest"),
+        client_only=False,
+    )
+    return c
+
+
+async def test_every_input_partition_is_positioned_even_without_a_commit() -> None:
+    c = consumer()
+    kafka = FakeKafka(committed={REQUESTS: 5, FRESH: None, ZERO: 0}, beginning={FRESH: 3})
+    c._thread = SimpleNamespace(_ensure_consumer=lambda: kafka)
+    committed = await c._seek_to_committed([REQUESTS, FRESH, ZERO])
+    assert committed == {REQUESTS: 5, FRESH: None, ZERO: 0}
+    # aiokafka's own seek_to_committed would skip FRESH (no commit) and ZERO (committed 0).
+    assert kafka.sought == {REQUESTS: 5, FRESH: 3, ZERO: 0}
+    kafka.sought.clear()
+    await c._seek_to_committed([FRESH])
+    assert kafka.sought == {FRESH: 3} and kafka.lookups == 1  # the log start is cached
+
+
+def record(tp: TP, offset: int) -> SimpleNamespace:
+    return SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=offset)
+
+
+@pytest.fixture
+def fetched(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """faust's getmany stand-in: hands out `batch`, passes on only `passes` of it."""
+    plan: dict[str, Any] = {}
+
+    async def wait_next_records(self: Any, wait_s: float) -> tuple[Any, Any]:
+        return plan["batch"], None
+
+    async def getmany(self: Any, wait_s: float) -> Any:
+        records, _ = await self._wait_next_records(wait_s)
+        for tp, recs in records.items():
+            for r in recs:
+                if (tp, r.offset) in plan["passes"]:
+                    yield tp, r
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", wait_next_records)
+    monkeypatch.setattr(faust_aiokafka.Consumer, "getmany", getmany)
+    return plan
+
+
+async def test_a_record_faust_skips_makes_a_reseek_due_at_once(fetched: dict[str, Any]) -> None:
+    c = consumer()
+    c.flow_active = True
+    fetched["batch"] = {REQUESTS: [record(REQUESTS, n) for n in range(3)]}
+    fetched["passes"] = {(REQUESTS, 0), (REQUESTS, 2)}  # faust dropped offset 1 (paused...)
+    got = [(tp, m.offset) async for tp, m in c.getmany(1.0)]
+    assert got == [(REQUESTS, 0)]  # 2 must not be processed before 1 is read again
+    assert c._reseek_due
+
+
+async def test_while_a_reseek_is_due_only_changelog_records_are_delivered(
+    fetched: dict[str, Any],
+) -> None:
+    c = consumer()
+    c.flow_active = False  # so getmany does not try the seek itself here
+    c._reseek_due = True
+    fetched["batch"] = {REQUESTS: [record(REQUESTS, 4)], RESTORED: [record(RESTORED, 9)]}
+    fetched["passes"] = {(REQUESTS, 4), (RESTORED, 9)}
+    got = [(tp, m.offset) async for tp, m in c.getmany(1.0)]
+    assert got == [(RESTORED, 9)]
+    assert c._reseek_due
