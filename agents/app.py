@@ -216,6 +216,7 @@ class Orchestrator:
         app.task(self.registry.run)
         app.timer(settings.timer_interval_s)(self._tick_due)
         app.timer(RESCAN_INTERVAL_S)(self._rescan)
+        app.on_before_shutdown.connect(self._close_readers)
         self._full_rescan_at = 0.0
 
     @property
@@ -232,6 +233,11 @@ class Orchestrator:
                 self.answers.landed,
             )
         return self._sender
+
+    async def _close_readers(self, _app: faust.App, **_kwargs: Any) -> None:
+        await self.answers.close()
+        if self._sender is not None:
+            await self._sender.close()
 
     # --- the agent ---------------------------------------------------------------------
 

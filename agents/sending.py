@@ -75,6 +75,10 @@ class TopicDirectory:
         self._lock = asyncio.Lock()
         self._admin: AIOKafkaAdminClient | None = None
 
+    async def close(self) -> None:
+        if self._admin is not None:
+            await self._admin.close()
+
     async def exists(self, topic: str) -> bool:
         if topic in self._names:
             return True
@@ -138,6 +142,9 @@ class Sender:
             await self._spawn(self._failed(topic, exc, on_failure))
             return
         pending.add_done_callback(lambda fut: self._acknowledged(topic, fut, on_failure))
+
+    async def close(self) -> None:
+        await self._directory.close()
 
     def look_up(self, topic: str) -> None:
         """Start finding out whether a reply topic exists, long before the answer is due."""
