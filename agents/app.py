@@ -48,7 +48,7 @@ from agents.limits import Defaults
 from agents.machine import Context, Emit, Event, State, Transition, fail, refuse, step, too_large
 from agents.registry_view import RegistryView
 from agents.sending import Sender, TopicDirectory, Undelivered
-from agents.state import ConversationState, load_stored
+from agents.state import ConversationState, FinishedConversation, load_stored
 from agentstream.settings import Settings
 from monitoring import metrics
 from monitoring.pricing import Pricing
@@ -151,7 +151,10 @@ class Encoded:
     def __init__(self, transition: Transition, state_changed: bool) -> None:
         self.state: bytes | None = None
         if state_changed and transition.state is not None:
-            self.state = transition.state.model_dump_json().encode()
+            # A finished record leaves out what it lacks (its reply topic, mostly): it is
+            # kept for the retention, so its size is what memory per conversation is.
+            exclude_none = isinstance(transition.state, FinishedConversation)
+            self.state = transition.state.model_dump_json(exclude_none=exclude_none).encode()
             if len(self.state) > MAX_PAYLOAD_BYTES:
                 raise TooLarge("state", len(self.state))
         self.emits: list[bytes] = []

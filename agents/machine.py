@@ -757,6 +757,5 @@ def _finish(
         status=status,
         reply_topic=state.options.reply_topic,
         iteration=state.iteration,
-        finished_at=ctx.now,
         forget_at=ctx.now + ctx.defaults.finished_retention_s,
     )

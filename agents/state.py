@@ -99,7 +99,6 @@ class FinishedConversation(BaseModel):
     status: Status
     reply_topic: str | None = None
     iteration: int = 0
-    finished_at: float
     forget_at: float
 
     @property
