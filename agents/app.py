@@ -36,7 +36,9 @@ What survives a crash (kill -9 at any moment), and why:
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -88,6 +90,13 @@ def app_id(settings: Settings) -> str:
     return settings.topic_prefix + settings.orchestrator_app_id
 
 
+def faust_datadir(name: str) -> Path:
+    """Where faust keeps its (here empty) data directory: not in the working directory."""
+    path = Path(tempfile.gettempdir()) / "agentstream-faust" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def build_app(settings: Settings) -> faust.App:
     """The orchestrator app, configured on purpose rather than by Faust's defaults."""
     brokers = ";".join(f"kafka://{b}" for b in settings.kafka_bootstrap_servers.split(","))
@@ -95,6 +104,7 @@ def build_app(settings: Settings) -> faust.App:
         app_id(settings),
         broker=brokers,
         store="memory://",  # recovered from the changelog topic on start
+        datadir=faust_datadir(app_id(settings)),
         topic_partitions=CONVERSATION_PARTITIONS,
         table_standby_replicas=0,  # the deadline scan relies on holding active partitions only
         topic_replication_factor=settings.replication_factor,  # changelog and faust's own

@@ -16,10 +16,9 @@ import zlib
 
 from pydantic import BaseModel, Field
 
+from bench.chaos_names import LEDGER_ENV, TOOL_NAME
 from tool_workers.registry import CallContext, tool
 
-LEDGER_ENV = "AGENTSTREAM_CHAOS_LEDGER"
-TOOL_NAME = "chaos_record"
 MIN_SLEEP_S = 0.2
 MAX_SLEEP_S = 0.5
 CALL_TIMEOUT_S = 20.0

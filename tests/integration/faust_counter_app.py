@@ -11,10 +11,13 @@ from pathlib import Path
 
 import faust
 
+from agents.app import faust_datadir
+
 app = faust.App(
     os.environ["COUNTER_APP_ID"],
     broker=f"kafka://{os.environ['COUNTER_BOOTSTRAP']}",
     store="memory://",
+    datadir=faust_datadir(os.environ["COUNTER_APP_ID"]),
     web_enabled=False,
     topic_partitions=4,
     table_standby_replicas=0,
