@@ -21,7 +21,8 @@ Per scenario (one JSON line, one table row; all in bench/results/chaos-<time>.js
   answers_with_failed_calls      answers reporting a failed chaos call (informational:
                        a non-idempotent call interrupted by a kill is never re-run)
   kill_to_resumed_s    fault -> first completion produced after it for a conversation
-                       in flight at it (`resumed_after`)
+                       in flight at it (`resumed_after`); per fault also
+                       kill_to_received_s, the same by when the client read it
   in_flight_answered_s fault -> last conversation in flight at it answered (the tail)
 """
 
@@ -805,6 +806,19 @@ def resumed_after(fault: FaultRecord, tracker: Tracker) -> float | None:
     return round(min(times) - fault.wall, 2) if times else None
 
 
+def received_after(fault: FaultRecord, tracker: Tracker) -> float | None:
+    """kill_to_received_s: like `resumed_after`, by when the client read the answer: for a
+    broker kill the answers produced meanwhile only arrive once the broker is back."""
+    pool = fault.in_flight or set(tracker.sent)
+    times = [
+        answer.received
+        for cid in pool
+        for answer in tracker.responses.get(cid, [])
+        if answer.status == "completed" and answer.produced > fault.wall
+    ]
+    return round(min(times) - fault.at, 2) if times else None
+
+
 def in_flight_answered_after(fault: FaultRecord, tracker: Tracker) -> float | None:
     """Seconds from the fault until the last conversation in flight at it was answered
     (the recovery tail); None when one of them never was."""
@@ -881,6 +895,7 @@ def fault_summary(fault: FaultRecord, target: Target) -> dict[str, Any]:
         "at_s": round(fault.at - target.began, 2),
         "in_flight": len(fault.in_flight),
         "kill_to_resumed_s": resumed_after(fault, target.tracker),
+        "kill_to_received_s": received_after(fault, target.tracker),
         "in_flight_answered_s": in_flight_answered_after(fault, target.tracker),
         "note": fault.note.strip("; "),
     }
