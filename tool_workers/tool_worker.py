@@ -27,20 +27,19 @@ from tool_workers.runtime import (
 from tool_workers.threads import ThreadSlots
 from topics.admin import ensure_topics
 from topics.codec import encode, encode_key
-from topics.messages import ToolCall, ToolResult
+from topics.messages import ToolCall, ToolResult, ToolSpec
 from topics.names import Topics
 
 log = logging.getLogger(__name__)
 
 
-async def publish_spec(settings: Settings, tool: ToolDef) -> None:
-    """Announce the tool on the compacted registry topic so orchestrators can offer it."""
-    topics = Topics(settings.topic_prefix)
-    producer = make_producer(settings.kafka_bootstrap_servers)
+async def publish_spec(bootstrap: str, prefix: str, spec: ToolSpec) -> None:
+    """Announce a tool on the compacted registry topic so orchestrators can offer it."""
+    producer = make_producer(bootstrap)
     await producer.start()
     try:
         await producer.send_and_wait(
-            topics.tool_registry.name, encode(tool.spec()), key=encode_key(tool.name)
+            Topics(prefix).tool_registry.name, encode(spec), key=encode_key(spec.name)
         )
     finally:
         await producer.stop()
@@ -96,7 +95,7 @@ async def serve(settings: Settings, tool: ToolDef, concurrency: int) -> None:
     specs = [topics.tool_calls(tool.name), topics.tool_registry, topics.agent_steps]
     specs += [topics.dead_letters, *([] if tool.idempotent else [topics.tool_journal(tool.name)])]
     await ensure_topics(settings.kafka_bootstrap_servers, specs, **settings.replication)
-    await publish_spec(settings, tool)
+    await publish_spec(settings.kafka_bootstrap_servers, settings.topic_prefix, tool.spec())
     me = worker_id()
     threads = ThreadSlots(concurrency)
     journal, follower = await _open_journal(settings, tool)

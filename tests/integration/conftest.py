@@ -13,9 +13,8 @@ from agents.client import AgentClient
 from agentstream.settings import Settings
 from agentstream.stack import Stack, StackConfig, wait_for_tools
 from tests.conftest import KafkaUnderTest
-from tool_workers.runtime import make_producer
+from tool_workers.tool_worker import publish_spec
 from topics.admin import ensure_topics
-from topics.codec import encode, encode_key
 from topics.messages import AgentRequest, ToolSpec
 from topics.names import Topics
 
@@ -47,18 +46,12 @@ UNATTENDED = ToolSpec(
 )
 
 
-async def _register_unattended(bootstrap: str, prefix: str) -> None:
-    """Register a tool that no worker serves, so only the orchestrator can time it out."""
+async def register_unserved(bootstrap: str, prefix: str, spec: ToolSpec) -> None:
+    """Register a tool that no worker serves: only the orchestrator (or a test playing the
+    worker) ever answers its calls."""
     topics = Topics(prefix)
-    await ensure_topics(bootstrap, [topics.tool_registry, topics.tool_calls(UNATTENDED.name)])
-    producer = make_producer(bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            topics.tool_registry.name, encode(UNATTENDED), key=encode_key(UNATTENDED.name)
-        )
-    finally:
-        await producer.stop()
+    await ensure_topics(bootstrap, [topics.tool_registry, topics.tool_calls(spec.name)])
+    await publish_spec(bootstrap, prefix, spec)
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +69,7 @@ def stack(kafka: KafkaUnderTest, tmp_path_factory: pytest.TempPathFactory) -> It
     )
     running = Stack(config)
     try:
-        asyncio.run(_register_unattended(kafka.bootstrap_servers, prefix))
+        asyncio.run(register_unserved(kafka.bootstrap_servers, prefix, UNATTENDED))
         running.start()
         asyncio.run(wait_for_tools(kafka.bootstrap_servers, prefix, list(TOOLS), 90))
         asyncio.run(_probe(settings_for(running)))

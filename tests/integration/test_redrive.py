@@ -12,10 +12,8 @@ import uuid
 import pytest
 
 from agentstream.stack import Stack, wait_for_tools
-from tests.integration.conftest import CALL_LEASE_S, settings_for
+from tests.integration.conftest import CALL_LEASE_S, register_unserved, settings_for
 from tests.support.wire import Wire
-from tool_workers.runtime import make_producer
-from topics.admin import ensure_topics
 from topics.codec import encode, encode_key
 from topics.messages import ToolResult, ToolSpec
 from topics.names import Topics
@@ -32,25 +30,13 @@ LOST = ToolSpec(
 )
 
 
-async def _register(bootstrap: str, topics: Topics) -> None:
-    await ensure_topics(bootstrap, [topics.tool_calls(LOST.name)])
-    producer = make_producer(bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            topics.tool_registry.name, encode(LOST), key=encode_key(LOST.name)
-        )
-    finally:
-        await producer.stop()
-    await wait_for_tools(bootstrap, topics.prefix, [LOST.name], 30)
-
-
 async def test_a_call_without_a_result_is_published_again_and_the_answer_applies(
     stack: Stack,
 ) -> None:
     settings = settings_for(stack)
     topics = Topics(settings.topic_prefix)
-    await _register(settings.kafka_bootstrap_servers, topics)
+    await register_unserved(settings.kafka_bootstrap_servers, topics.prefix, LOST)
+    await wait_for_tools(settings.kafka_bootstrap_servers, topics.prefix, [LOST.name], 30)
     calls = topics.tool_calls(LOST.name).name
     watched = [calls, topics.agent_responses.name, topics.agent_events.name]
     async with Wire(settings.kafka_bootstrap_servers, topics, watched) as wire:
