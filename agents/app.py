@@ -348,12 +348,14 @@ class Orchestrator:
         crash or a broker outage. Calls and events follow the state (see `Sender`).
         """
         sends = list(zip(transition.emits, encoded.emits, strict=True))
-        if started_at is not None and await self._answered_before(key, started_at, transition):
+        if started_at is not None and await self._answered_before(
+            conversation_id, key, started_at, transition
+        ):
             sends = [(emit, value) for emit, value in sends if emit.role != "responses"]
         try:
-            for emit, _value in sends:
+            for emit, value in sends:
                 if emit.role == "responses":
-                    await self._respond(emit)
+                    await self._respond(emit, value)
         except Undelivered as exc:
             log.error(
                 "Conversation %s: its answer was not delivered (%s); it stays unanswered "
@@ -376,13 +378,14 @@ class Orchestrator:
             if emit.role != "responses":
                 await self._send(emit, value)
 
-    async def _answered_before(self, key: bytes, started_at: float, transition: Transition) -> bool:
+    async def _answered_before(
+        self, conversation_id: str, key: bytes, started_at: float, transition: Transition
+    ) -> bool:
         """Whether the answer this transition gives went out already, from the previous
         owner of the partition, before a crash kept it from storing the state."""
         default = self.topics.agent_responses.name
         if not any(e.role == "responses" and e.topic in (None, default) for e in transition.emits):
             return False
-        conversation_id = key.decode()
         try:
             done = await self.answers.already_answered(
                 conversation_id, key, started_at, self.app.consumer_generation_id
@@ -395,10 +398,10 @@ class Orchestrator:
             log.info("Conversation %s was answered before a restart; not again.", conversation_id)
         return done
 
-    async def _respond(self, emit: Emit, key: bytes | None = None) -> None:
+    async def _respond(self, emit: Emit, value: bytes, key: bytes | None = None) -> None:
         assert isinstance(emit.message, AgentResponse)
         topic = emit.topic or self.topics.agent_responses.name
-        await self.sender.respond(topic, key or encode_key(emit.key), emit.message)
+        await self.sender.respond(topic, key or encode_key(emit.key), emit.message, value)
 
     async def _send(self, emit: Emit, value: bytes) -> None:
         topic = self._topic_of(emit)
@@ -415,7 +418,7 @@ class Orchestrator:
         for emit in transition.emits:
             if emit.role == "responses":
                 try:
-                    await self._respond(emit, response_key)
+                    await self._respond(emit, encode(emit.message), response_key)
                 except Undelivered as exc:
                     log.error("A refusal for %s was not delivered: %s.", emit.key, exc)
             else:

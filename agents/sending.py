@@ -157,13 +157,13 @@ class Sender:
         except Exception as exc:
             log.warning("Looking up reply topic %s failed: %s.", topic, _reason(exc))
 
-    async def respond(self, topic: str, key: bytes, response: AgentResponse) -> None:
-        """Deliver a final answer and wait for the broker to acknowledge it.
+    async def respond(self, topic: str, key: bytes, response: AgentResponse, value: bytes) -> None:
+        """Deliver a final answer (`value` is `response` encoded) and wait for the broker
+        to acknowledge it.
 
         On a caller-named topic that is missing or refuses it, a `failed` notice goes to
         the default response topic instead. Raises `Undelivered` when neither got through.
         """
-        value = encode(response)
         if topic != self._default:
             try:
                 if not await self._directory.exists(topic):

@@ -68,19 +68,8 @@ def stop_pid(pid: int, expect_in_cmdline: str, grace_s: float = 20.0) -> bool:
     """
     if not is_alive(pid) or expect_in_cmdline not in cmdline(pid):
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not is_alive(pid):
-            return True
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    while is_alive(pid):
-        _reap(pid)
-        time.sleep(0.05)
+    if not _signal_and_wait(pid, signal.SIGTERM, grace_s, 0.05):
+        _signal_and_wait(pid, signal.SIGKILL, None, 0.05)
     return True
 
 
@@ -95,12 +84,18 @@ def signal_pid(
     """
     if not is_alive(pid) or expect_in_cmdline not in cmdline(pid):
         return not is_alive(pid)
+    return _signal_and_wait(pid, sig, timeout_s, 0.02)
+
+
+def _signal_and_wait(pid: int, sig: signal.Signals, timeout_s: float | None, poll_s: float) -> bool:
+    """Signal the group led by `pid`; True once it exited, False if it outlived `timeout_s`
+    (None: wait as long as it takes, for SIGKILL)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while deadline is None or time.monotonic() < deadline:
         _reap(pid)
         if not is_alive(pid):
             return True
-        time.sleep(0.02)
+        time.sleep(poll_s)
     return False

@@ -791,31 +791,30 @@ def ledger_entries(path: Path) -> dict[str, list[tuple[str, float]]]:
     return entries
 
 
-def resumed_after(fault: FaultRecord, tracker: Tracker) -> float | None:
-    """kill_to_resumed_s: seconds from the fault to the first `completed` response
-    *produced* after it (record CreateTime, so answers already in transit at the kill do
-    not count) that belongs to a conversation in flight at the fault (sent, unanswered).
-    When nothing was in flight, the first such completion of any conversation."""
+def _completed_after(fault: FaultRecord, tracker: Tracker) -> list[Answer]:
+    """`completed` answers produced after the fault (record CreateTime, so answers already
+    in transit at the kill do not count) to conversations in flight at it (sent,
+    unanswered); when nothing was in flight, to any conversation."""
     pool = fault.in_flight or set(tracker.sent)
-    times = [
-        answer.produced
+    return [
+        answer
         for cid in pool
         for answer in tracker.responses.get(cid, [])
         if answer.status == "completed" and answer.produced > fault.wall
     ]
+
+
+def resumed_after(fault: FaultRecord, tracker: Tracker) -> float | None:
+    """kill_to_resumed_s: seconds from the fault to the first of `_completed_after`, by
+    when it was produced."""
+    times = [answer.produced for answer in _completed_after(fault, tracker)]
     return round(min(times) - fault.wall, 2) if times else None
 
 
 def received_after(fault: FaultRecord, tracker: Tracker) -> float | None:
-    """kill_to_received_s: like `resumed_after`, by when the client read the answer: for a
-    broker kill the answers produced meanwhile only arrive once the broker is back."""
-    pool = fault.in_flight or set(tracker.sent)
-    times = [
-        answer.received
-        for cid in pool
-        for answer in tracker.responses.get(cid, [])
-        if answer.status == "completed" and answer.produced > fault.wall
-    ]
+    """kill_to_received_s: the same, by when the client read it: for a broker kill the
+    answers produced meanwhile only arrive once the broker is back."""
+    times = [answer.received for answer in _completed_after(fault, tracker)]
     return round(min(times) - fault.at, 2) if times else None
 
 
