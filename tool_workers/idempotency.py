@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 RUNNING: Literal["running"] = "running"
 RECENT_MAX_BYTES = 32 * 1024 * 1024
 """Results kept for re-sending; the oldest go first (the journal keeps what matters)."""
+CLAIM_TIMEOUT_S = 10.0
+POLL_S = 0.005
 PRUNE_AFTER_DEADLINE_S = 60.0
 """Journal entries are dropped from memory this long after their call's deadline: a call
 delivered after its deadline is never run anyway."""
@@ -80,6 +82,7 @@ class Journal:
         self._bootstrap = bootstrap
         self._producer = producer
         self._entries: dict[str, CallJournalEntry] = {}
+        self._read_upto: dict[int, int] = {}
 
     async def close(self) -> None:
         await self._producer.stop()
@@ -87,8 +90,14 @@ class Journal:
     def get(self, tool_use_id: str) -> CallJournalEntry | None:
         return self._entries.get(tool_use_id)
 
-    async def started(self, call: ToolCall, worker: str) -> None:
-        """Record on the broker that `worker` starts the call; returns once acknowledged."""
+    async def claim(self, call: ToolCall, worker: str) -> bool:
+        """Write a `started` record and read the journal past it: True when it is the first
+        `started` record of the call, so this worker runs it.
+
+        The journal partition orders the records of one call id, so when two workers get
+        the same call at once exactly one of them wins; a call already finished or
+        claimed is never won again.
+        """
         entry = CallJournalEntry(
             tool_use_id=call.tool_use_id,
             state="started",
@@ -96,10 +105,25 @@ class Journal:
             at=time.time(),
             deadline_at=call.deadline_at,
         )
-        self._entries[call.tool_use_id] = entry
-        await self._producer.send_and_wait(
+        sent = await self._producer.send_and_wait(
             self.topic, encode(entry), key=encode_key(call.tool_use_id)
         )
+        deadline = time.monotonic() + CLAIM_TIMEOUT_S
+        while self._read_upto.get(sent.partition, 0) <= sent.offset:
+            if time.monotonic() > deadline:
+                return False  # not read back in time: not run (at most once)
+            await asyncio.sleep(POLL_S)
+        return self._entries.get(call.tool_use_id) == entry
+
+    async def result_of(self, call: ToolCall) -> ToolResult | None:
+        """The call's result once another worker's `finished` record arrives; None if none
+        arrives before the call's deadline (that worker died, or is still running it)."""
+        while time.time() < call.deadline_at:
+            entry = self._entries.get(call.tool_use_id)
+            if entry is not None and entry.result is not None:
+                return entry.result
+            await asyncio.sleep(POLL_S)
+        return None
 
     def finished(self, call: ToolCall, result: ToolResult) -> Outgoing:
         """The record of the call's result, to publish together with the result itself."""
@@ -126,7 +150,15 @@ class Journal:
                 self._prune(time.time())
                 pruned[0] = time.monotonic()
 
-        await follow(self._bootstrap, self.topic, self._partitions, self._apply, loaded, after_poll)
+        await follow(
+            self._bootstrap,
+            self.topic,
+            self._partitions,
+            self._apply,
+            loaded,
+            after_poll,
+            self._read_upto,
+        )
 
     def _apply(self, _key: bytes | None, value: bytes | None) -> None:
         if value is None:
@@ -137,8 +169,8 @@ class Journal:
             log.warning("Ignoring an unreadable journal record: %s.", str(exc)[:300])
             return
         known = self._entries.get(entry.tool_use_id)
-        if known is None or known.state != "finished":
-            self._entries[entry.tool_use_id] = entry
+        if known is None or (entry.state == "finished" and known.state != "finished"):
+            self._entries[entry.tool_use_id] = entry  # the first claim, then the result
 
     def _prune(self, now: float) -> None:
         expired = [
@@ -168,12 +200,21 @@ def repeat_answer(
     if entry.result is not None:
         metrics.CALLS_DEDUPLICATED.labels(call.tool, "resent").inc()
         return [answer(entry.result)]
+    return None  # started elsewhere: the claim settles it
+
+
+async def answer_unclaimed(
+    call: ToolCall, journal: Journal, answer: Callable[[ToolResult], Outgoing]
+) -> list[Outgoing]:
+    """For a call another worker claimed first: its result once it comes, never a run."""
+    first = journal.get(call.tool_use_id)
     metrics.CALLS_DEDUPLICATED.labels(call.tool, "not_rerun").inc()
     log.warning(
-        "Call %s of %s was started by %s and never finished; it is not run again because "
-        "the tool is not idempotent (the orchestrator times it out).",
+        "Call %s of %s was started by %s; it is not run again here because the tool is not "
+        "idempotent (its result is re-sent if it comes, else the orchestrator times it out).",
         call.tool_use_id,
         call.tool,
-        entry.worker,
+        first.worker if first else "another worker",
     )
-    return []
+    result = await journal.result_of(call)
+    return [] if result is None else [answer(result)]

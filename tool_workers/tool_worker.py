@@ -13,7 +13,7 @@ from agentstream.service import boot
 from agentstream.settings import Settings
 from monitoring import metrics
 from tool_workers.executor import execute
-from tool_workers.idempotency import Journal, RecentCalls, repeat_answer
+from tool_workers.idempotency import Journal, RecentCalls, answer_unclaimed, repeat_answer
 from tool_workers.registry import ToolDef, load
 from tool_workers.runtime import (
     BadMessage,
@@ -72,8 +72,10 @@ def make_handler(
             return again
         recent.start(call.tool_use_id)
         try:
-            if journal is not None and time.time() < call.deadline_at:
-                await journal.started(call, me)
+            claimed = journal is None or time.time() >= call.deadline_at
+            if not claimed and not await journal.claim(call, me):  # type: ignore[union-attr]
+                recent.abandon(call.tool_use_id)
+                return await answer_unclaimed(call, journal, answer)  # type: ignore[arg-type]
             result = await execute(tool, call, me, threads)
         except BaseException:
             recent.abandon(call.tool_use_id)

@@ -20,8 +20,10 @@ async def follow(
     apply: Callable[[bytes | None, bytes | None], None],
     ready: asyncio.Event,
     every: Callable[[], None] | None = None,
+    read_upto: dict[int, int] | None = None,
 ) -> None:
-    """Call `apply(key, value)` for every record, forever; `every()` after each poll."""
+    """Call `apply(key, value)` for every record, forever; `every()` after each poll;
+    `read_upto[partition]` is kept at the offset after the last record applied."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=200, group_id=None
     )
@@ -36,6 +38,8 @@ async def follow(
             for records in batch.values():
                 for record in records:
                     apply(record.key, record.value)
+                    if read_upto is not None:
+                        read_upto[record.partition] = record.offset + 1
             if not ready.is_set() and await _caught_up(consumer, end):
                 ready.set()
             if every is not None:

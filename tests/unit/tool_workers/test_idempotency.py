@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tool_workers.idempotency import RUNNING, Journal, RecentCalls, repeat_answer
+import time
+
+from tool_workers.idempotency import (
+    RUNNING,
+    Journal,
+    RecentCalls,
+    answer_unclaimed,
+    repeat_answer,
+)
 from tool_workers.runtime import Outgoing
 from topics.codec import encode
 from topics.messages import CallJournalEntry, ToolCall, ToolResult
@@ -55,12 +63,30 @@ def test_remembered_results_are_bounded_by_size_oldest_first() -> None:
     assert [recent.seen(f"t{i}") is not None for i in range(5)] == [False] * 3 + [True] * 2
 
 
-def test_the_journal_re_sends_a_finished_call_and_never_reruns_a_started_one() -> None:
+def test_the_journal_re_sends_a_finished_call_and_leaves_a_started_one_to_the_claim() -> None:
     book = journal()
     book._apply(b"t1", entry("started"))
-    assert repeat_answer(CALL, RecentCalls(), book, answer) == []
+    assert repeat_answer(CALL, RecentCalls(), book, answer) is None  # claim, lose, wait
     book._apply(b"t1", entry("finished", RESULT))
     assert repeat_answer(CALL, RecentCalls(), book, answer) == [answer(RESULT)]
+
+
+def test_the_first_started_record_is_the_claim_that_runs_the_call() -> None:
+    book = journal()
+    book._apply(b"t1", entry("started", at=1.0))
+    book._apply(b"t1", entry("started", at=2.0))  # a second worker's claim, read later
+    first = book.get("t1")
+    assert first is not None and first.at == 1.0
+
+
+async def test_a_worker_that_lost_the_claim_re_sends_the_winners_result() -> None:
+    book = journal()
+    call = CALL.model_copy(update={"deadline_at": time.time() + 5})
+    book._apply(b"t1", entry("started"))
+    book._apply(b"t1", entry("finished", RESULT))
+    assert await answer_unclaimed(call, book, answer) == [answer(RESULT)]
+    lost = CALL.model_copy(update={"tool_use_id": "t2", "deadline_at": time.time() + 0.05})
+    assert await answer_unclaimed(lost, book, answer) == [], "none by the deadline: nothing"
 
 
 def test_a_finished_record_is_not_undone_by_a_started_one_read_later() -> None:
