@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agents.limits import OUTPUT_TOOL, OUTPUT_TOOL_DESCRIPTION, Defaults, Limits, tool_choice_for
+from agents.policy import OUTPUT_TOOL, OUTPUT_TOOL_DESCRIPTION, Defaults, Limits, tool_choice_for
 from agents.schemas import schema_error, validation_error
 from agents.state import ConversationState, FinishedConversation, PendingCall
 from topics.messages import (

@@ -1,31 +1,546 @@
-"""`agentstream orchestrator`: create the topics, then run the Faust worker."""
+"""The orchestrator process: a faust-streaming app around the pure state machine.
+
+One agent (concurrency 1) consumes agent.requests and agent.steps, which are
+co-partitioned by conversation id, so the instance owning a conversation sees its
+request, all its results and its table entry. Per event: load the state, call
+`machine.step`, store the new state, send what it emitted.
+
+What survives a crash (kill -9 at any moment), and why:
+
+- Inputs are processed at least once. faust acks an event when the agent's loop body
+  returns and commits only a contiguous run of acked offsets; before committing it
+  flushes its producer (faust/transport/consumer.py `_commit_offsets`), best-effort for
+  the table's changelog writes (its buffer flush gives up after 0.1 s without progress).
+- A final answer is acknowledged by the broker before the state saying "finished" is
+  stored (`_commit`), so a crash never leaves a finished conversation unanswered. An
+  answer already on agent.responses for a conversation since it started is not sent
+  again (`answers.ResponseLog`): that covers a crash between the answer and the state
+  write, and an acknowledgement lost in a broker outage.
+- Calls may go missing (a crash between the state write and the call's send, a changelog
+  write the flush missed, a worker that died with the call): each call carries a lease,
+  and the machine re-publishes it under the same id when the lease runs out
+  (`machine._redrive`). Workers treat ids as idempotency keys and the machine applies
+  one result per id, so an older state brought back by a restart catches up by itself.
+- faust's `processing_guarantee="exactly_once"` is not used. It opens a transactional
+  producer per input partition and commits on the commit interval; only `Topic.send`
+  and changelog writes join those transactions, while `app.producer.send` (every send
+  here, bounded by `Sender`) stays outside them, and the transactional commit does not
+  flush faust's changelog buffer either. Consumers would also have to read committed
+  only, adding the commit interval to every hop. Leases plus idempotent ids give the
+  outcome that matters (no lost conversation, one execution per id where a tool needs
+  it) without that.
+- faust 0.15.3 can lose records fetched during table recovery (upstream #596);
+  `faust_fixes.Consumer` re-reads them.
+"""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import sys
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
 
-from agents.app import build_app
-from agentstream.settings import get_settings
+import faust
+from aiokafka.partitioner import DefaultPartitioner
+
+from agents.answers import ResponseLog
+from agents.deadlines import DeadlineIndex
+from agents.machine import Context, Emit, Event, State, Transition, fail, refuse, step, too_large
+from agents.policy import Defaults
+from agents.registry_view import RegistryView
+from agents.sending import Sender, TopicDirectory, Undelivered
+from agents.state import ConversationState, FinishedConversation, load_stored
+from config.settings import Settings
 from monitoring import metrics
-from topics.admin import ensure_topics
-from topics.names import Topics
+from monitoring.pricing import Pricing
+from topics.admin import durability_config
+from topics.codec import (
+    COMPRESSION,
+    DecodeError,
+    decode,
+    decode_step,
+    encode,
+    encode_key,
+    read_envelope,
+)
+from topics.messages import (
+    AgentRequest,
+    AgentResponse,
+    DeadLetter,
+    DeliveryFailure,
+    ModelCall,
+    Tick,
+    ToolCall,
+)
+from topics.names import CONVERSATION_PARTITIONS, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, Topics
+from topics.reply_topics import ReplyTopicPolicy
+
+log = logging.getLogger(__name__)
+RESCAN_INTERVAL_S = 2.0
+SESSION_TIMEOUT_S = 6.0
+"""Kafka's lowest allowed group session (group.min.session.timeout.ms): a killed instance
+holds its partitions this long before the group moves them."""
+FULL_RESCAN_INTERVAL_S = 60.0
+_partitioner = DefaultPartitioner()
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="agentstream orchestrator")
-    parser.add_argument("--metrics-port", type=int, default=None)
-    parser.add_argument("--log-level", default="info")
-    args = parser.parse_args(argv)
-    settings = get_settings()
-    topics = Topics(settings.topic_prefix)
-    asyncio.run(
-        ensure_topics(settings.kafka_bootstrap_servers, topics.core(), **settings.replication)
+def app_id(settings: Settings) -> str:
+    """The Faust app id: also its consumer group and the prefix of its changelog topic."""
+    return settings.topic_prefix + settings.orchestrator_app_id
+
+
+def faust_datadir(name: str) -> Path:
+    """Where faust keeps its (here empty) data directory: not in the working directory."""
+    path = Path(tempfile.gettempdir()) / "agentstream-faust" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def build_app(settings: Settings) -> faust.App:
+    """The orchestrator app, configured on purpose rather than by Faust's defaults."""
+    brokers = ";".join(f"kafka://{b}" for b in settings.kafka_bootstrap_servers.split(","))
+    app = faust.App(
+        app_id(settings),
+        broker=brokers,
+        store="memory://",  # recovered from the changelog topic on start
+        datadir=faust_datadir(app_id(settings)),
+        topic_partitions=CONVERSATION_PARTITIONS,
+        table_standby_replicas=0,  # the deadline scan relies on holding active partitions only
+        topic_replication_factor=settings.replication_factor,  # changelog and faust's own
+        web_enabled=False,  # metrics are served by prometheus-client instead
+        broker_session_timeout=SESSION_TIMEOUT_S,  # a killed peer's partitions move on
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=0.5,
+        stream_processing_timeout=60.0,
+        producer_linger=0.0,
+        producer_request_timeout=settings.produce_timeout_s,
+        producer_acks=-1,
+        producer_compression_type=COMPRESSION,
+        producer_max_request_size=MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
     )
-    metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
-    app = build_app(settings)
-    # faust's own CLI runs the worker; info level avoids its spinner and debug logging.
-    sys.argv = ["agentstream-orchestrator", "worker", "--loglevel", args.log_level, "--without-web"]
-    app.main()
-    return 0
+    from agents.faust_fixes import install  # faust #596: re-read records lost in recovery
+
+    install(app)
+    Orchestrator(app, settings)
+    return app
+
+
+def changelog_config(settings: Settings) -> dict[str, str]:
+    """The conversations changelog: durable like every topic, and compacted promptly.
+
+    Finished conversations are deleted from the table (tombstones), so once the log
+    cleaner has run, recovery reads only live and recently finished conversations.
+    """
+    return {
+        **durability_config(settings.min_insync_replicas),
+        "max.message.bytes": str(MAX_MESSAGE_BYTES),
+        "segment.ms": str(10 * 60 * 1000),
+        "min.cleanable.dirty.ratio": "0.1",
+        "delete.retention.ms": str(60 * 60 * 1000),
+    }
+
+
+class TooLarge(Exception):
+    """Something a transition would write exceeds MAX_PAYLOAD_BYTES."""
+
+    def __init__(self, what: str, size: int) -> None:
+        super().__init__(f"{what} would be {size} bytes")
+        self.what, self.size = what, size
+
+
+class Encoded:
+    """A transition's state and emits as bytes, checked against the size limit."""
+
+    WHAT = {"model_calls": "model call", "tool_calls": "tool call", "responses": "response"}
+
+    def __init__(self, transition: Transition, state_changed: bool) -> None:
+        self.state: bytes | None = None
+        if state_changed and transition.state is not None:
+            # A finished record leaves out what it lacks (its reply topic, mostly): it is
+            # kept for the retention, so its size is what memory per conversation is.
+            exclude_none = isinstance(transition.state, FinishedConversation)
+            self.state = transition.state.model_dump_json(exclude_none=exclude_none).encode()
+            if len(self.state) > MAX_PAYLOAD_BYTES:
+                raise TooLarge("state", len(self.state))
+        self.emits: list[bytes] = []
+        for emit in transition.emits:
+            value = encode(emit.message)
+            if len(value) > MAX_PAYLOAD_BYTES:
+                raise TooLarge(self.WHAT.get(emit.role, "event"), len(value))
+            self.emits.append(value)
+
+
+class Orchestrator:
+    """Binds the state machine to the Faust app's topics, table, timers and producer.
+
+    Nothing that happens while applying one event escapes the agent: a record that cannot
+    be decoded is dead-lettered (and answered when it is a request with a readable id), an
+    event whose application raises is dead-lettered and fails only its conversation, and
+    every send is bounded (`Sender`).
+    """
+
+    def __init__(self, app: faust.App, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+        self.topics = Topics(settings.topic_prefix)
+        self.registry = RegistryView(
+            settings.kafka_bootstrap_servers, self.topics.tool_registry.name
+        )
+        self.pricing = Pricing.load(settings.prices_file)
+        self.deadlines = DeadlineIndex()
+        self.defaults = Defaults(
+            model=settings.model,
+            max_tokens=settings.model_max_tokens,
+            max_iterations=settings.max_iterations,
+            max_tool_calls_per_turn=settings.max_tool_calls_per_turn,
+            tool_timeout_s=settings.tool_timeout_s,
+            conversation_timeout_s=settings.conversation_timeout_s,
+            call_lease_s=settings.call_lease_s,
+            finished_retention_s=settings.finished_retention_s,
+        )
+        self.reply_topics = ReplyTopicPolicy(
+            self.topics, settings.reply_topic_patterns, internal_prefixes=(f"{app_id(settings)}-",)
+        )
+        self._sender: Sender | None = None
+        self.answers = ResponseLog(
+            settings.kafka_bootstrap_servers,
+            self.topics.agent_responses.name,
+            self.topics.agent_responses.partitions,
+        )
+        self.table = app.Table(
+            "conversations",
+            default=None,
+            partitions=CONVERSATION_PARTITIONS,
+            key_type=bytes,
+            value_type=bytes,
+            extra_topic_configs=changelog_config(settings),
+        )
+        inputs = app.topic(
+            self.topics.agent_requests.name,
+            self.topics.agent_steps.name,
+            key_type=bytes,
+            value_type=bytes,
+        )
+        app.agent(inputs, name="orchestrate", concurrency=1)(self._orchestrate)
+        app.task(self.registry.run)
+        app.timer(settings.timer_interval_s)(self._tick_due)
+        app.timer(RESCAN_INTERVAL_S)(self._rescan)
+        app.on_before_shutdown.connect(self._close_readers)
+        self._full_rescan_at = 0.0
+
+    @property
+    def sender(self) -> Sender:
+        if self._sender is None:
+            directory = TopicDirectory(
+                self.settings.kafka_bootstrap_servers, self.settings.produce_timeout_s
+            )
+            self._sender = Sender(
+                self.app.producer,
+                directory,
+                self.topics.agent_responses.name,
+                self.settings.produce_timeout_s,
+                self.answers.landed,
+            )
+        return self._sender
+
+    async def _close_readers(self, _app: faust.App, **_kwargs: Any) -> None:
+        await self.answers.close()
+        if self._sender is not None:
+            await self._sender.close()
+
+    # --- the agent ---------------------------------------------------------------------
+
+    async def _orchestrate(self, stream: faust.StreamT) -> None:
+        await self.registry.ready.wait()
+        async for event in stream.events():
+            message = event.message
+            try:
+                if message.topic == self.topics.agent_requests.name:
+                    await self._on_request_message(message)
+                else:
+                    await self._on_step_message(message)
+            except Exception as exc:  # the last line of defence: log, dead-letter, go on
+                log.exception(
+                    "Unexpected error on %s[%d]@%d.",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                )
+                await self._dead_letter(message, f"unexpected error: {_describe(exc)}")
+
+    def _context(self) -> Context:
+        return Context(
+            now=time.time(),
+            defaults=self.defaults,
+            registry=self.registry.tools,
+            price=self.pricing.cost_usd,
+            reply_topics=self.reply_topics,
+        )
+
+    async def _on_request_message(self, message: Any) -> None:
+        try:
+            request = decode(message.value, AgentRequest)
+        except DecodeError as exc:
+            await self._dead_letter(message, str(exc))
+            await self._reject_undecodable(message, str(exc))
+            return
+        key = encode_key(request.conversation_id)
+        partitions = list(range(self.topics.agent_requests.partitions))
+        if message.key != key or _partitioner(key, partitions, partitions) != message.partition:
+            # Unkeyed or placed by another partitioner: re-key so exactly one instance owns it.
+            metrics.REKEYED.inc()
+            await self.sender.send(
+                self.topics.agent_requests.name, key, message.value, self._rekey_failed(request)
+            )
+            return
+        if request.reply_topic and not self.reply_topics.problem(request.reply_topic):
+            self.sender.look_up(self.reply_topics.resolve(request.reply_topic))
+        await self._apply(request.conversation_id, request, message)
+
+    async def _on_step_message(self, message: Any) -> None:
+        try:
+            step_event = decode_step(message.value)
+        except DecodeError as exc:
+            await self._dead_letter(message, str(exc))
+            return
+        await self._apply(step_event.conversation_id, step_event, message)
+
+    async def _apply(self, conversation_id: str, event: Event, message: Any) -> None:
+        key = encode_key(conversation_id)
+        ctx = self._context()
+        state: State | None = None
+        try:
+            raw = self.table.get(key)
+            state = load_stored(raw) if raw else None
+            transition = step(state, event, ctx)
+            encoded = Encoded(transition, transition.state is not state)
+        except TooLarge as big:
+            metrics.OVERSIZED.labels(big.what).inc()
+            transition = too_large(state, event, ctx, big.what, big.size, MAX_PAYLOAD_BYTES)
+            encoded = Encoded(transition, True)
+        except Exception as exc:
+            kind = type(event).__name__
+            metrics.EVENT_FAILURES.labels(kind).inc()
+            log.exception("Applying a %s to conversation %s failed.", kind, conversation_id)
+            await self._dead_letter(message, f"applying the {kind} failed: {_describe(exc)}")
+            transition = fail(state, event, ctx, f"internal error applying a {kind}")
+            encoded = Encoded(transition, True)
+        since = state.started_at if isinstance(state, ConversationState) else None
+        await self._commit(key, conversation_id, transition, encoded, since)
+
+    async def _commit(
+        self,
+        key: bytes,
+        conversation_id: str,
+        transition: Transition,
+        encoded: Encoded,
+        started_at: float | None = None,
+    ) -> None:
+        """Answer first, then store the new state, then send the rest; record metrics.
+
+        The final answer is acknowledged by the broker before the state saying "finished"
+        is stored: if it cannot be delivered, the conversation keeps its previous state
+        and its lease or deadline brings it back here, so an answer is never lost to a
+        crash or a broker outage. Calls and events follow the state (see `Sender`).
+        """
+        sends = list(zip(transition.emits, encoded.emits, strict=True))
+        if started_at is not None and await self._answered_before(
+            conversation_id, key, started_at, transition
+        ):
+            sends = [(emit, value) for emit, value in sends if emit.role != "responses"]
+        try:
+            for emit, value in sends:
+                if emit.role == "responses":
+                    await self._respond(emit, value)
+        except Undelivered as exc:
+            log.error(
+                "Conversation %s: its answer was not delivered (%s); it stays unanswered "
+                "and is answered again when its lease or deadline comes.",
+                conversation_id,
+                exc,
+            )
+            return
+        if transition.forget:
+            self.table.pop(key, None)
+            self.deadlines.set(conversation_id, None)
+        elif encoded.state is not None and transition.state is not None:
+            self.table[key] = encoded.state
+            state = transition.state
+            self.deadlines.set(conversation_id, state.next_deadline(), not state.finished)
+        metrics.IN_FLIGHT.set(self.deadlines.in_flight)
+        metrics.record_observations(transition.observations)
+        self._log_ending(transition)
+        for emit, value in sends:
+            if emit.role != "responses":
+                await self._send(emit, value)
+
+    async def _answered_before(
+        self, conversation_id: str, key: bytes, started_at: float, transition: Transition
+    ) -> bool:
+        """Whether the answer this transition gives went out already, from the previous
+        owner of the partition, before a crash kept it from storing the state."""
+        default = self.topics.agent_responses.name
+        if not any(e.role == "responses" and e.topic in (None, default) for e in transition.emits):
+            return False
+        try:
+            done = await self.answers.already_answered(
+                conversation_id, key, started_at, self.app.consumer_generation_id
+            )
+        except Exception as exc:
+            log.warning("Could not check earlier answers on %s: %s.", self.answers.topic, exc)
+            return False
+        if done:
+            metrics.ANSWERS_NOT_REPEATED.inc()
+            log.info("Conversation %s was answered before a restart; not again.", conversation_id)
+        return done
+
+    async def _respond(self, emit: Emit, value: bytes, key: bytes | None = None) -> None:
+        assert isinstance(emit.message, AgentResponse)
+        topic = emit.topic or self.topics.agent_responses.name
+        await self.sender.respond(topic, key or encode_key(emit.key), emit.message, value)
+
+    async def _send(self, emit: Emit, value: bytes) -> None:
+        topic = self._topic_of(emit)
+        message = emit.message
+        on_failure = None
+        if isinstance(message, ModelCall | ToolCall):
+            call_id = message.call_id if isinstance(message, ModelCall) else message.tool_use_id
+            on_failure = self._delivery_failure_reporter(emit.key, call_id, topic)
+        await self.sender.send(topic, encode_key(emit.key), value, on_failure)
+
+    async def _answer(self, transition: Transition, response_key: bytes | None = None) -> None:
+        """Send a refusal the machine decided outside `_apply` (nothing to store)."""
+        metrics.record_observations(transition.observations)
+        for emit in transition.emits:
+            if emit.role == "responses":
+                try:
+                    await self._respond(emit, encode(emit.message), response_key)
+                except Undelivered as exc:
+                    log.error("A refusal for %s was not delivered: %s.", emit.key, exc)
+            else:
+                await self._send(emit, encode(emit.message))
+
+    def _delivery_failure_reporter(self, conversation_id: str, call_id: str, topic: str):
+        """Turn a call that never reached the broker into a step that fails its conversation."""
+
+        async def report(reason: str) -> None:
+            failure = DeliveryFailure(
+                conversation_id=conversation_id, call_id=call_id, topic=topic, error=reason
+            )
+            await self.sender.send(
+                self.topics.agent_steps.name, encode_key(conversation_id), encode(failure)
+            )
+
+        return report
+
+    def _rekey_failed(self, request: AgentRequest):
+        """A request that could not be re-published is answered `failed`, not dropped."""
+
+        async def report(reason: str) -> None:
+            error = f"the request could not be re-published under its key: {reason}"
+            transition = refuse(
+                request.conversation_id,
+                request.reply_topic,
+                error,
+                self._context(),
+                status="failed",
+                metadata=request.metadata,
+            )
+            await self._answer(transition)
+
+        return report
+
+    def _log_ending(self, transition: Transition) -> None:
+        for emit in transition.emits:
+            if isinstance(emit.message, AgentResponse) and emit.message.error:
+                log.warning(
+                    "Conversation %s ended %s: %s",
+                    emit.message.conversation_id,
+                    emit.message.status,
+                    emit.message.error,
+                )
+
+    def _topic_of(self, emit: Emit) -> str:
+        if emit.topic:
+            return emit.topic
+        if emit.role == "tool_calls":
+            assert emit.tool is not None
+            return self.topics.tool_calls(emit.tool).name
+        return {
+            "model_calls": self.topics.model_calls.name,
+            "responses": self.topics.agent_responses.name,
+            "events": self.topics.agent_events.name,
+        }[emit.role]
+
+    async def _dead_letter(self, message: Any, reason: str) -> None:
+        source = "requests" if message.topic == self.topics.agent_requests.name else "steps"
+        metrics.DEAD_LETTERS.labels(source).inc()
+        log.warning(
+            "Dead-lettering %s[%d]@%d: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            reason[:300],
+        )
+        letter = DeadLetter.of(message, reason, at=time.time())
+        await self.sender.send(
+            self.topics.dead_letters.name, encode_key(letter.source_topic), encode(letter)
+        )
+
+    async def _reject_undecodable(self, message: Any, reason: str) -> None:
+        """Answer a request that failed to decode, when its conversation id can be read.
+
+        The response echoes the id as read (cut to 200 characters, invalid UTF-8 replaced)
+        and is keyed by the request's own key bytes when it had one, so a caller matching
+        on either finds it.
+        """
+        conversation_id, reply_topic = read_envelope(message.value)
+        if conversation_id is None:
+            return
+        transition = refuse(conversation_id, reply_topic, reason[:2000], self._context())
+        await self._answer(transition, message.key)
+
+    # --- timers ------------------------------------------------------------------------
+
+    async def _tick_due(self) -> None:
+        now = time.time()
+        for conversation_id in self.deadlines.due(now):
+            tick = Tick(conversation_id=conversation_id, at=now)
+            await self.sender.send(
+                self.topics.agent_steps.name, encode_key(conversation_id), encode(tick)
+            )
+
+    async def _rescan(self) -> None:
+        """Rebuild the deadline index from the table when the two disagree.
+
+        `_commit` keeps the index in step with every write this instance makes; what it
+        cannot see is a rebalance (partitions recovered from the changelog, or revoked).
+        Every table entry has exactly one deadline, so a differing count means a rebuild;
+        a full rebuild also runs every FULL_RESCAN_INTERVAL_S as a safety net.
+        """
+        now = time.monotonic()
+        if len(self.table) == len(self.deadlines) and now < self._full_rescan_at:
+            return
+        self._full_rescan_at = now + FULL_RESCAN_INTERVAL_S
+        deadlines: dict[str, tuple[float, bool]] = {}
+        for key, raw in list(self.table.items()):
+            if not raw:
+                continue
+            try:
+                state = load_stored(raw)
+            except ValueError:
+                log.error("Conversation %r has an unreadable state; skipping it.", key[:200])
+                continue
+            deadline = state.next_deadline()
+            if deadline is not None:
+                deadlines[key.decode()] = (deadline, not state.finished)
+        self.deadlines.replace(deadlines)
+        metrics.IN_FLIGHT.set(self.deadlines.in_flight)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]

@@ -27,14 +27,14 @@ commands:
 
 COMMANDS: dict[str, str] = {
     "broker": "agentstream.broker",
-    "topics": "topics.cli",
-    "orchestrator": "agents.orchestrator",
+    "topics": "agentstream.topics_command",
+    "orchestrator": "agents.main",
     "worker": "tool_workers.tool_worker",
     "model-worker": "tool_workers.model_worker",
-    "model-server": "agentstream.model_server.cli",
+    "model-server": "local_model.cli",
     "tools": "tool_workers.lint",
     "lag-exporter": "monitoring.lag_exporter",
-    "submit": "agents.client",
+    "submit": "agentstream.client",
     "demo": "agentstream.demo",
 }
 

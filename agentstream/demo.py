@@ -18,10 +18,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.client import AgentClient, describe
 from agentstream import broker
-from agentstream.settings import Settings, get_settings
+from agentstream.client import AgentClient, describe
 from agentstream.stack import Stack, StackConfig, wait_for_tools
+from config.settings import Settings, get_settings
 from monitoring.scrape import scrape_sum
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
 

@@ -56,9 +56,9 @@ from aiokafka.structs import ConsumerRecord
 
 from agentstream import broker
 from agentstream.processes import signal_pid
-from agentstream.settings import Settings
 from agentstream.stack import Stack, StackConfig, orchestrator_name, wait_for_tools
 from bench.chaos_names import LEDGER_ENV, TOOL_NAME
+from config.settings import Settings
 from topics.admin import ensure_topics
 from topics.names import Topics
 

@@ -17,7 +17,7 @@ import zlib
 from pydantic import BaseModel, Field
 
 from bench.chaos_names import LEDGER_ENV, TOOL_NAME
-from tool_workers.registry import CallContext, tool
+from tool_workers.definitions import CallContext, tool
 
 MIN_SLEEP_S = 0.2
 MAX_SLEEP_S = 0.5

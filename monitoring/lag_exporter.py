@@ -9,9 +9,9 @@ import logging
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from agentstream.service import boot
-from agentstream.settings import Settings
+from config.settings import Settings
 from monitoring import metrics
+from monitoring.boot import boot
 
 log = logging.getLogger(__name__)
 INTERVAL_S = 5.0

@@ -9,8 +9,8 @@ import time
 import stamina
 from pydantic import ValidationError
 
+from tool_workers.definitions import CallContext, ToolDef
 from tool_workers.errors import FatalToolError, InvalidToolInput, RetryableToolError, ToolError
-from tool_workers.registry import CallContext, ToolDef
 from tool_workers.threads import ThreadSlots
 from topics.messages import ToolCall, ToolResult
 

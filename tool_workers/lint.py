@@ -7,7 +7,7 @@ import json
 import math
 import re
 
-from tool_workers.registry import ToolDef, load
+from tool_workers.definitions import ToolDef, load
 
 USE_LINE = re.compile(r"^use\b", re.IGNORECASE)
 AVOID_LINE = re.compile(r"^(do not|don't|never) use\b", re.IGNORECASE)

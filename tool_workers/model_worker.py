@@ -19,9 +19,9 @@ import stamina
 from aiokafka.structs import ConsumerRecord
 from aiolimiter import AsyncLimiter
 
-from agentstream.service import boot
-from agentstream.settings import Settings
+from config.settings import Settings
 from monitoring import metrics
+from monitoring.boot import boot
 from tool_workers.idempotency import RUNNING, RecentCalls
 from tool_workers.runtime import (
     CallConsumer,

@@ -9,12 +9,12 @@ import time
 
 from aiokafka.structs import ConsumerRecord
 
-from agentstream.service import boot
-from agentstream.settings import Settings
+from config.settings import Settings
 from monitoring import metrics
+from monitoring.boot import boot
+from tool_workers.definitions import ToolDef, load
 from tool_workers.executor import execute
 from tool_workers.idempotency import Journal, RecentCalls, answer_unclaimed, repeat_answer
-from tool_workers.registry import ToolDef, load
 from tool_workers.runtime import (
     BadMessage,
     CallConsumer,

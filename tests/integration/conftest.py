@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.client import AgentClient
-from agentstream.settings import Settings
+from agentstream.client import AgentClient
 from agentstream.stack import Stack, StackConfig, wait_for_tools
+from config.settings import Settings
 from tests.conftest import KafkaUnderTest
 from tool_workers.tool_worker import publish_spec
 from topics.admin import ensure_topics

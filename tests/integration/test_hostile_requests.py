@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from agents.limits import Defaults
 from agents.machine import Context, step
-from agentstream.settings import Settings
+from agents.policy import Defaults
 from agentstream.stack import Stack
+from config.settings import Settings
 from monitoring.scrape import scrape_sum
 from tests.support.kafka import create_topic
 from tests.support.wire import Wire

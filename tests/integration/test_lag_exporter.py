@@ -6,7 +6,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from agentstream.settings import Settings
+from config.settings import Settings
 from monitoring import metrics
 from monitoring.lag_exporter import LagExporter
 from tests.conftest import KafkaUnderTest

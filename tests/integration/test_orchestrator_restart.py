@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.client import AgentClient
-from agentstream.settings import Settings
+from agentstream.client import AgentClient
 from agentstream.stack import Stack, StackConfig, wait_for_tools
+from config.settings import Settings
 from tests.conftest import KafkaUnderTest
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from agents.client import AgentClient
 from agentstream.broker import free_port
+from agentstream.client import AgentClient
 from agentstream.processes import spawn, stop_pid
 from agentstream.stack import Stack
 from tests.support.waiting import wait_until

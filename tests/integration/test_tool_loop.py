@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agents.client import AgentClient
+from agentstream.client import AgentClient
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
 
 pytestmark = pytest.mark.integration

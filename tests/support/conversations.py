@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from agents.limits import Defaults
 from agents.machine import Context, Transition, step
+from agents.policy import Defaults
 from agents.state import ConversationState
 from topics.messages import AgentRequest, AgentResponse, ModelResult, ToolResult, ToolSpec, Usage
 

@@ -8,8 +8,8 @@ import time
 
 from pydantic import BaseModel, Field
 
+from tool_workers.definitions import CallContext, tool
 from tool_workers.errors import FatalToolError, RetryableToolError
-from tool_workers.registry import CallContext, tool
 
 
 class Seconds(BaseModel):

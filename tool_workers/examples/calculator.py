@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tool_workers.definitions import CallContext, tool
 from tool_workers.errors import InvalidToolInput
-from tool_workers.registry import CallContext, tool
 
 _BINARY: dict[type, Any] = {
     ast.Add: operator.add,

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
 
+from tool_workers.definitions import CallContext, tool
 from tool_workers.errors import InvalidToolInput
-from tool_workers.registry import CallContext, tool
 
 
 class ClockInput(BaseModel):

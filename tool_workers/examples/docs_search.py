@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from tool_workers.registry import CallContext, tool
+from tool_workers.definitions import CallContext, tool
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_HITS = 5

@@ -6,7 +6,7 @@ import asyncio
 
 from pydantic import BaseModel, Field
 
-from tool_workers.registry import CallContext, tool
+from tool_workers.definitions import CallContext, tool
 
 
 class SleepInput(BaseModel):

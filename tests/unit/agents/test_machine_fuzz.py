@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.limits import OUTPUT_TOOL
 from agents.machine import Context, Event, State, step
+from agents.policy import OUTPUT_TOOL
 from agents.state import ConversationState, FinishedConversation
 from tests.support.conversations import DEFAULTS, REGISTRY
 from topics.messages import (

@@ -11,7 +11,7 @@ import pytest
 
 from agentstream.cli import COMMANDS
 from tests.unit.monitoring.conftest import DOCKERFILE
-from tool_workers.registry import load
+from tool_workers.definitions import load
 
 TOOLS = ("calculator", "clock", "search_docs", "sleep")
 TOOL_SERVICES = {f"tool-{tool.replace('_', '-')}": tool for tool in TOOLS}

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from tool_workers.definitions import CallContext, ToolDef
 from tool_workers.errors import FatalToolError, InvalidToolInput, RetryableToolError
 from tool_workers.executor import execute
-from tool_workers.registry import CallContext, ToolDef
 from tool_workers.threads import ThreadSlots
 from topics.messages import ToolCall
 

@@ -8,8 +8,8 @@ import time
 import pytest
 from pydantic import BaseModel
 
+from tool_workers.definitions import ToolDef
 from tool_workers.executor import execute
-from tool_workers.registry import ToolDef
 from tool_workers.threads import ThreadSlots
 from topics.messages import ToolCall
 

@@ -8,10 +8,10 @@ import aiohttp
 import anthropic
 import pytest
 
-from agentstream.model_server.errors import ApiError
-from agentstream.model_server.validation import validate_request
-from tests.unit.model_server.harness import RunningServer
-from tests.unit.model_server.sample_tools import TOOLS
+from local_model.errors import ApiError
+from local_model.validation import validate_request
+from tests.unit.local_model.harness import RunningServer
+from tests.unit.local_model.sample_tools import TOOLS
 
 USE = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Oslo"}}
 USE_2 = {"type": "tool_use", "id": "toolu_2", "name": "calculator", "input": {"expression": "1"}}

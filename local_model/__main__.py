@@ -1,4 +1,4 @@
-"""`python -m agentstream.model_server`: run the local Messages API server in the foreground."""
+"""`python -m local_model`: run the local Messages API server in the foreground."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import contextlib
 import logging
 from pathlib import Path
 
-from agentstream.model_server.app import serve
-from agentstream.model_server.config import ModelServerConfig
+from local_model.app import serve
+from local_model.config import ModelServerConfig
 
 DEFAULT_PORT = 8765
 

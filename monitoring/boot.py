@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from agentstream.settings import Settings, get_settings
+from config.settings import Settings, get_settings
 from monitoring import metrics
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agentstream.model_server import conversation
-from agentstream.model_server import text as textutil
-from agentstream.model_server.arguments import generate_input
+from local_model import conversation
+from local_model import text as textutil
+from local_model.arguments import generate_input
 
 ARITHMETIC_STEMS = frozenset(textutil.stem(word) for word in textutil.ARITHMETIC_WORDS)
 

@@ -9,11 +9,11 @@ from typing import Any
 import anthropic
 import pytest
 
-from agentstream.model_server.errors import ApiError
-from agentstream.model_server.scenarios import BUILTIN_DIR, Scenario, ScenarioLibrary
-from agentstream.model_server.scripting import Reply, Scripts, obey_tool_choice
-from tests.unit.model_server.harness import RunningServer, StartServer
-from tests.unit.model_server.sample_tools import TOOLS
+from local_model.errors import ApiError
+from local_model.scenarios import BUILTIN_DIR, Scenario, ScenarioLibrary
+from local_model.scripting import Reply, Scripts, obey_tool_choice
+from tests.unit.local_model.harness import RunningServer, StartServer
+from tests.unit.local_model.sample_tools import TOOLS
 
 BUILTIN_NAMES = [
     "always-tool-use",

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentstream.model_server import conversation
+from local_model import conversation
 
 CHARS_PER_TOKEN = 4
 

@@ -7,8 +7,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from agentstream.model_server.policy import decide
-from tests.unit.model_server.sample_tools import CALCULATOR, SEARCH, TOOLS, WEATHER
+from local_model.policy import decide
+from tests.unit.local_model.sample_tools import CALCULATOR, SEARCH, TOOLS, WEATHER
 
 
 def ask(prompt: str, tools: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from agentstream.model_server.app import start_server
-from agentstream.model_server.config import ModelServerConfig
-from tests.unit.model_server.harness import RunningServer, StartServer
+from local_model.app import start_server
+from local_model.config import ModelServerConfig
+from tests.unit.local_model.harness import RunningServer, StartServer
 
 
 @pytest.fixture

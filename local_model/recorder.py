@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from agentstream.model_server import conversation
+from local_model import conversation
 
 FORWARDED_REQUEST_HEADERS = (
     "x-api-key",

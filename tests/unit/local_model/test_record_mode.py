@@ -12,9 +12,9 @@ import anthropic
 import pytest
 from aiohttp import web
 
-from agentstream.model_server.recorder import append_turn
-from tests.unit.model_server.harness import StartServer
-from tests.unit.model_server.sample_tools import TOOLS
+from local_model.recorder import append_turn
+from tests.unit.local_model.harness import StartServer
+from tests.unit.local_model.sample_tools import TOOLS
 
 SECRET = "sk-ant-secret-value-0123456789"
 PROMPT = "What's the weather in Paris and calculate 6 * 7?"

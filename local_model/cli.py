@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agentstream.model_server.__main__ import main as serve_main
-from agentstream.settings import get_settings
+from config.settings import get_settings
+from local_model.__main__ import main as serve_main
 
 
 def main(argv: list[str]) -> int:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentstream.model_server import text as textutil
+from local_model import text as textutil
 
 EXPRESSION_NAMES = ("expression", "expr", "formula", "equation", "calculation")
 

@@ -12,17 +12,17 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from agentstream.model_server import wire
-from agentstream.model_server.config import ModelServerConfig
-from agentstream.model_server.errors import ApiError, error_body, error_headers, invalid_request
-from agentstream.model_server.faults import FaultInjector
-from agentstream.model_server.recorder import Recorder
-from agentstream.model_server.scenarios import ScenarioLibrary
-from agentstream.model_server.scripting import Reply, Scripts
-from agentstream.model_server.shaping import shape_text
-from agentstream.model_server.streaming import message_events
-from agentstream.model_server.usage import PromptCache, canonical, input_tokens
-from agentstream.model_server.validation import validate_request
+from local_model import wire
+from local_model.config import ModelServerConfig
+from local_model.errors import ApiError, error_body, error_headers, invalid_request
+from local_model.faults import FaultInjector
+from local_model.recorder import Recorder
+from local_model.scenarios import ScenarioLibrary
+from local_model.scripting import Reply, Scripts
+from local_model.shaping import shape_text
+from local_model.streaming import message_events
+from local_model.usage import PromptCache, canonical, input_tokens
+from local_model.validation import validate_request
 
 log = logging.getLogger(__name__)
 

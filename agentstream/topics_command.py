@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from agentstream.settings import get_settings
+from config.settings import get_settings
 from topics.admin import ensure_topics, platform_topics
 from topics.names import Topics
 

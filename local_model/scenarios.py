@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agentstream.model_server.errors import ApiError
+from local_model.errors import ApiError
 
 BUILTIN_DIR = Path(__file__).parent / "scenarios"
 

@@ -13,11 +13,11 @@ import aiohttp
 import anthropic
 import pytest
 
-from agentstream.model_server.app import serve
-from agentstream.model_server.config import ModelServerConfig
-from agentstream.model_server.faults import FaultInjector
-from tests.unit.model_server.harness import RunningServer, StartServer
-from tests.unit.model_server.sample_tools import TOOLS
+from local_model.app import serve
+from local_model.config import ModelServerConfig
+from local_model.faults import FaultInjector
+from tests.unit.local_model.harness import RunningServer, StartServer
+from tests.unit.local_model.sample_tools import TOOLS
 
 
 async def test_tool_use_round_trip_then_answer(server: RunningServer) -> None:

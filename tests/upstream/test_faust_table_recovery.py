@@ -34,7 +34,7 @@ async def _start_worker(kafka: KafkaUnderTest, unique: str, log: Path) -> int:
         "-m",
         "faust",
         "-A",
-        "tests.integration.faust_counter_app",
+        "tests.upstream.faust_counter_app",
         "worker",
         "-l",
         "info",

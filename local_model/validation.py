@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentstream.model_server import conversation
-from agentstream.model_server.errors import invalid_request
+from local_model import conversation
+from local_model.errors import invalid_request
 
 TOOL_CHOICE_TYPES = frozenset({"auto", "any", "tool", "none"})
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from agentstream.settings import Settings, get_settings
+from config.settings import Settings, get_settings
 from tool_workers.runtime import make_producer
 from topics.admin import require_topics, within
 from topics.codec import DecodeError, decode, encode, encode_key

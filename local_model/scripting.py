@@ -6,9 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agentstream.model_server import conversation, policy
-from agentstream.model_server.errors import ApiError, invalid_request
-from agentstream.model_server.scenarios import Scenario, ScenarioLibrary, Turn
+from local_model import conversation, policy
+from local_model.errors import ApiError, invalid_request
+from local_model.scenarios import Scenario, ScenarioLibrary, Turn
 
 
 @dataclass(frozen=True)

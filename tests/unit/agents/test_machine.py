@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents.limits import OUTPUT_TOOL
 from agents.machine import step
+from agents.policy import OUTPUT_TOOL
 from tests.support.conversations import (
     ctx,
     model_result,

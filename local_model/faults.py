@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from agentstream.model_server.config import ModelServerConfig
+from local_model.config import ModelServerConfig
 
 
 class FaultInjector:

@@ -1,0 +1,31 @@
+"""`agentstream orchestrator`: create the topics, then run the Faust worker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from agents.orchestrator import build_app
+from config.settings import get_settings
+from monitoring import metrics
+from topics.admin import ensure_topics
+from topics.names import Topics
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="agentstream orchestrator")
+    parser.add_argument("--metrics-port", type=int, default=None)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    topics = Topics(settings.topic_prefix)
+    asyncio.run(
+        ensure_topics(settings.kafka_bootstrap_servers, topics.core(), **settings.replication)
+    )
+    metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
+    app = build_app(settings)
+    # faust's own CLI runs the worker; info level avoids its spinner and debug logging.
+    sys.argv = ["agentstream-orchestrator", "worker", "--loglevel", args.log_level, "--without-web"]
+    app.main()
+    return 0

@@ -1,0 +1,1 @@
+"""The bottom of the house: settings every process reads (imports only `topics`)."""
