@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import heapq
+import logging
+import time
+from collections.abc import Iterable, Mapping
+
+from agents.state import load_stored
+
+log = logging.getLogger(__name__)
 
 RETICK_AFTER_S = 5.0
 """A deadline still due this long after its tick is ticked again (the tick may be lost)."""
+FULL_SYNC_INTERVAL_S = 60.0
 
 
 class DeadlineIndex:
@@ -22,6 +30,7 @@ class DeadlineIndex:
         self._running: set[str] = set()
         self._heap: list[tuple[float, str, float]] = []
         """(when to tick, conversation id, the deadline that tick is for)"""
+        self._full_sync_at = 0.0
 
     def set(self, conversation_id: str, deadline: float | None, in_flight: bool = True) -> None:
         if deadline is None:
@@ -54,6 +63,21 @@ class DeadlineIndex:
         self._heap = [(deadline, cid, deadline) for cid, deadline in self._next.items()]
         heapq.heapify(self._heap)
 
+    def sync(self, table: Mapping[bytes, bytes | None]) -> bool:
+        """Rebuild from the table when the two disagree; True when it rebuilt.
+
+        Every state write updates the index; what it cannot see is a rebalance
+        (partitions recovered from the changelog, or revoked). Every table entry has
+        exactly one deadline, so a differing count means a rebuild; a full rebuild also
+        runs every FULL_SYNC_INTERVAL_S as a safety net.
+        """
+        now = time.monotonic()
+        if len(table) == len(self) and now < self._full_sync_at:
+            return False
+        self._full_sync_at = now + FULL_SYNC_INTERVAL_S
+        self.replace(deadlines_of(list(table.items())))
+        return True
+
     def _push(self, when: float, conversation_id: str, deadline: float) -> None:
         heapq.heappush(self._heap, (when, conversation_id, deadline))
         if len(self._heap) > 4 * len(self._next) + 1024:
@@ -66,3 +90,20 @@ class DeadlineIndex:
 
     def __len__(self) -> int:
         return len(self._next)
+
+
+def deadlines_of(entries: Iterable[tuple[bytes, bytes | None]]) -> dict[str, tuple[float, bool]]:
+    """conversation id -> (next deadline, in flight) for every readable table entry."""
+    deadlines: dict[str, tuple[float, bool]] = {}
+    for key, raw in entries:
+        if not raw:
+            continue
+        try:
+            state = load_stored(raw)
+        except ValueError:
+            log.error("Conversation %r has an unreadable state; skipping it.", key[:200])
+            continue
+        deadline = state.next_deadline()
+        if deadline is not None:
+            deadlines[key.decode()] = (deadline, not state.finished)
+    return deadlines

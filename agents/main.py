@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import sys
 
-from agents.orchestrator import build_app
+from agents.faust_app import build_app
+from agents.orchestrator import Orchestrator
 from config.settings import get_settings
 from monitoring import metrics
 from topics.admin import ensure_topics
@@ -25,6 +26,7 @@ def main(argv: list[str]) -> int:
     )
     metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
     app = build_app(settings)
+    Orchestrator(app, settings)
     # faust's own CLI runs the worker; info level avoids its spinner and debug logging.
     sys.argv = ["agentstream-orchestrator", "worker", "--loglevel", args.log_level, "--without-web"]
     app.main()

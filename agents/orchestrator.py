@@ -36,9 +36,7 @@ What survives a crash (kill -9 at any moment), and why:
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import faust
@@ -46,24 +44,17 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from agents.answers import ResponseLog
 from agents.deadlines import DeadlineIndex
+from agents.encoded import Encoded, TooLarge
+from agents.faust_app import app_id, changelog_config
 from agents.machine import Context, Emit, Event, State, Transition, fail, refuse, step, too_large
 from agents.policy import Defaults
 from agents.registry_view import RegistryView
 from agents.sending import Sender, TopicDirectory, Undelivered
-from agents.state import ConversationState, FinishedConversation, load_stored
+from agents.state import ConversationState, load_stored
 from config.settings import Settings
 from monitoring import metrics
 from monitoring.pricing import Pricing
-from topics.admin import durability_config
-from topics.codec import (
-    COMPRESSION,
-    DecodeError,
-    decode,
-    decode_step,
-    encode,
-    encode_key,
-    read_envelope,
-)
+from topics.codec import DecodeError, decode, decode_step, encode, encode_key, read_envelope
 from topics.messages import (
     AgentRequest,
     AgentResponse,
@@ -73,106 +64,12 @@ from topics.messages import (
     Tick,
     ToolCall,
 )
-from topics.names import CONVERSATION_PARTITIONS, MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, Topics
+from topics.names import CONVERSATION_PARTITIONS, MAX_PAYLOAD_BYTES, Topics
 from topics.reply_topics import ReplyTopicPolicy
 
 log = logging.getLogger(__name__)
 RESCAN_INTERVAL_S = 2.0
-SESSION_TIMEOUT_S = 6.0
-"""Kafka's lowest allowed group session (group.min.session.timeout.ms): a killed instance
-holds its partitions this long before the group moves them."""
-FULL_RESCAN_INTERVAL_S = 60.0
 _partitioner = DefaultPartitioner()
-
-
-def app_id(settings: Settings) -> str:
-    """The Faust app id: also its consumer group and the prefix of its changelog topic."""
-    return settings.topic_prefix + settings.orchestrator_app_id
-
-
-def faust_datadir(name: str) -> Path:
-    """Where faust keeps its (here empty) data directory: not in the working directory."""
-    path = Path(tempfile.gettempdir()) / "agentstream-faust" / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def build_app(settings: Settings) -> faust.App:
-    """The orchestrator app, configured on purpose rather than by Faust's defaults."""
-    brokers = ";".join(f"kafka://{b}" for b in settings.kafka_bootstrap_servers.split(","))
-    app = faust.App(
-        app_id(settings),
-        broker=brokers,
-        store="memory://",  # recovered from the changelog topic on start
-        datadir=faust_datadir(app_id(settings)),
-        topic_partitions=CONVERSATION_PARTITIONS,
-        table_standby_replicas=0,  # the deadline scan relies on holding active partitions only
-        topic_replication_factor=settings.replication_factor,  # changelog and faust's own
-        web_enabled=False,  # metrics are served by prometheus-client instead
-        broker_session_timeout=SESSION_TIMEOUT_S,  # a killed peer's partitions move on
-        broker_heartbeat_interval=1.0,
-        broker_commit_interval=0.5,
-        stream_processing_timeout=60.0,
-        producer_linger=0.0,
-        producer_request_timeout=settings.produce_timeout_s,
-        producer_acks=-1,
-        producer_compression_type=COMPRESSION,
-        producer_max_request_size=MAX_MESSAGE_BYTES,
-        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
-        consumer_auto_offset_reset="earliest",
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    from agents.faust_fixes import install  # faust #596: re-read records lost in recovery
-
-    install(app)
-    Orchestrator(app, settings)
-    return app
-
-
-def changelog_config(settings: Settings) -> dict[str, str]:
-    """The conversations changelog: durable like every topic, and compacted promptly.
-
-    Finished conversations are deleted from the table (tombstones), so once the log
-    cleaner has run, recovery reads only live and recently finished conversations.
-    """
-    return {
-        **durability_config(settings.min_insync_replicas),
-        "max.message.bytes": str(MAX_MESSAGE_BYTES),
-        "segment.ms": str(10 * 60 * 1000),
-        "min.cleanable.dirty.ratio": "0.1",
-        "delete.retention.ms": str(60 * 60 * 1000),
-    }
-
-
-class TooLarge(Exception):
-    """Something a transition would write exceeds MAX_PAYLOAD_BYTES."""
-
-    def __init__(self, what: str, size: int) -> None:
-        super().__init__(f"{what} would be {size} bytes")
-        self.what, self.size = what, size
-
-
-class Encoded:
-    """A transition's state and emits as bytes, checked against the size limit."""
-
-    WHAT = {"model_calls": "model call", "tool_calls": "tool call", "responses": "response"}
-
-    def __init__(self, transition: Transition, state_changed: bool) -> None:
-        self.state: bytes | None = None
-        if state_changed and transition.state is not None:
-            # A finished record leaves out what it lacks (its reply topic, mostly): it is
-            # kept for the retention, so its size is what memory per conversation is.
-            exclude_none = isinstance(transition.state, FinishedConversation)
-            self.state = transition.state.model_dump_json(exclude_none=exclude_none).encode()
-            if len(self.state) > MAX_PAYLOAD_BYTES:
-                raise TooLarge("state", len(self.state))
-        self.emits: list[bytes] = []
-        for emit in transition.emits:
-            value = encode(emit.message)
-            if len(value) > MAX_PAYLOAD_BYTES:
-                raise TooLarge(self.WHAT.get(emit.role, "event"), len(value))
-            self.emits.append(value)
 
 
 class Orchestrator:
@@ -192,16 +89,7 @@ class Orchestrator:
         )
         self.pricing = Pricing.load(settings.prices_file)
         self.deadlines = DeadlineIndex()
-        self.defaults = Defaults(
-            model=settings.model,
-            max_tokens=settings.model_max_tokens,
-            max_iterations=settings.max_iterations,
-            max_tool_calls_per_turn=settings.max_tool_calls_per_turn,
-            tool_timeout_s=settings.tool_timeout_s,
-            conversation_timeout_s=settings.conversation_timeout_s,
-            call_lease_s=settings.call_lease_s,
-            finished_retention_s=settings.finished_retention_s,
-        )
+        self.defaults = Defaults.of(settings)
         self.reply_topics = ReplyTopicPolicy(
             self.topics, settings.reply_topic_patterns, internal_prefixes=(f"{app_id(settings)}-",)
         )
@@ -230,7 +118,6 @@ class Orchestrator:
         app.timer(settings.timer_interval_s)(self._tick_due)
         app.timer(RESCAN_INTERVAL_S)(self._rescan)
         app.on_before_shutdown.connect(self._close_readers)
-        self._full_rescan_at = 0.0
 
     @property
     def sender(self) -> Sender:
@@ -251,8 +138,6 @@ class Orchestrator:
         await self.answers.close()
         if self._sender is not None:
             await self._sender.close()
-
-    # --- the agent ---------------------------------------------------------------------
 
     async def _orchestrate(self, stream: faust.StreamT) -> None:
         await self.registry.ready.wait()
@@ -279,6 +164,7 @@ class Orchestrator:
             registry=self.registry.tools,
             price=self.pricing.cost_usd,
             reply_topics=self.reply_topics,
+            topics=self.topics,
         )
 
     async def _on_request_message(self, message: Any) -> None:
@@ -351,10 +237,10 @@ class Orchestrator:
         if started_at is not None and await self._answered_before(
             conversation_id, key, started_at, transition
         ):
-            sends = [(emit, value) for emit, value in sends if emit.role != "responses"]
+            sends = [(emit, value) for emit, value in sends if not _is_answer(emit)]
         try:
             for emit, value in sends:
-                if emit.role == "responses":
+                if _is_answer(emit):
                     await self._respond(emit, value)
         except Undelivered as exc:
             log.error(
@@ -375,7 +261,7 @@ class Orchestrator:
         metrics.record_observations(transition.observations)
         self._log_ending(transition)
         for emit, value in sends:
-            if emit.role != "responses":
+            if not _is_answer(emit):
                 await self._send(emit, value)
 
     async def _answered_before(
@@ -384,7 +270,7 @@ class Orchestrator:
         """Whether the answer this transition gives went out already, from the previous
         owner of the partition, before a crash kept it from storing the state."""
         default = self.topics.agent_responses.name
-        if not any(e.role == "responses" and e.topic in (None, default) for e in transition.emits):
+        if not any(_is_answer(e) and e.topic == default for e in transition.emits):
             return False
         try:
             done = await self.answers.already_answered(
@@ -400,23 +286,21 @@ class Orchestrator:
 
     async def _respond(self, emit: Emit, value: bytes, key: bytes | None = None) -> None:
         assert isinstance(emit.message, AgentResponse)
-        topic = emit.topic or self.topics.agent_responses.name
-        await self.sender.respond(topic, key or encode_key(emit.key), emit.message, value)
+        await self.sender.respond(emit.topic, key or encode_key(emit.key), emit.message, value)
 
     async def _send(self, emit: Emit, value: bytes) -> None:
-        topic = self._topic_of(emit)
         message = emit.message
         on_failure = None
         if isinstance(message, ModelCall | ToolCall):
             call_id = message.call_id if isinstance(message, ModelCall) else message.tool_use_id
-            on_failure = self._delivery_failure_reporter(emit.key, call_id, topic)
-        await self.sender.send(topic, encode_key(emit.key), value, on_failure)
+            on_failure = self._delivery_failure_reporter(emit.key, call_id, emit.topic)
+        await self.sender.send(emit.topic, encode_key(emit.key), value, on_failure)
 
     async def _answer(self, transition: Transition, response_key: bytes | None = None) -> None:
         """Send a refusal the machine decided outside `_apply` (nothing to store)."""
         metrics.record_observations(transition.observations)
         for emit in transition.emits:
-            if emit.role == "responses":
+            if _is_answer(emit):
                 try:
                     await self._respond(emit, encode(emit.message), response_key)
                 except Undelivered as exc:
@@ -464,18 +348,6 @@ class Orchestrator:
                     emit.message.error,
                 )
 
-    def _topic_of(self, emit: Emit) -> str:
-        if emit.topic:
-            return emit.topic
-        if emit.role == "tool_calls":
-            assert emit.tool is not None
-            return self.topics.tool_calls(emit.tool).name
-        return {
-            "model_calls": self.topics.model_calls.name,
-            "responses": self.topics.agent_responses.name,
-            "events": self.topics.agent_events.name,
-        }[emit.role]
-
     async def _dead_letter(self, message: Any, reason: str) -> None:
         source = "requests" if message.topic == self.topics.agent_requests.name else "steps"
         metrics.DEAD_LETTERS.labels(source).inc()
@@ -504,8 +376,6 @@ class Orchestrator:
         transition = refuse(conversation_id, reply_topic, reason[:2000], self._context())
         await self._answer(transition, message.key)
 
-    # --- timers ------------------------------------------------------------------------
-
     async def _tick_due(self) -> None:
         now = time.time()
         for conversation_id in self.deadlines.due(now):
@@ -515,31 +385,13 @@ class Orchestrator:
             )
 
     async def _rescan(self) -> None:
-        """Rebuild the deadline index from the table when the two disagree.
-
-        `_commit` keeps the index in step with every write this instance makes; what it
-        cannot see is a rebalance (partitions recovered from the changelog, or revoked).
-        Every table entry has exactly one deadline, so a differing count means a rebuild;
-        a full rebuild also runs every FULL_RESCAN_INTERVAL_S as a safety net.
-        """
-        now = time.monotonic()
-        if len(self.table) == len(self.deadlines) and now < self._full_rescan_at:
-            return
-        self._full_rescan_at = now + FULL_RESCAN_INTERVAL_S
-        deadlines: dict[str, tuple[float, bool]] = {}
-        for key, raw in list(self.table.items()):
-            if not raw:
-                continue
-            try:
-                state = load_stored(raw)
-            except ValueError:
-                log.error("Conversation %r has an unreadable state; skipping it.", key[:200])
-                continue
-            deadline = state.next_deadline()
-            if deadline is not None:
-                deadlines[key.decode()] = (deadline, not state.finished)
-        self.deadlines.replace(deadlines)
+        """Rebuild the deadline index after a rebalance (see `DeadlineIndex.sync`)."""
+        self.deadlines.sync(self.table)
         metrics.IN_FLIGHT.set(self.deadlines.in_flight)
+
+
+def _is_answer(emit: Emit) -> bool:
+    return isinstance(emit.message, AgentResponse)
 
 
 def _describe(exc: BaseException) -> str:

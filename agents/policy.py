@@ -5,14 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from agents.structured_output import OUTPUT_TOOL
+from config.settings import Settings
 from topics.messages import RequestOptions
-
-OUTPUT_TOOL = "structured_output"
-OUTPUT_TOOL_DESCRIPTION = (
-    "Return the final answer as one object matching the required schema.\n"
-    "Use once you have everything needed to answer the request.\n"
-    "Do not use to ask questions or to report partial progress."
-)
 
 
 @dataclass(frozen=True)
@@ -29,6 +24,19 @@ class Defaults:
     """A call without a result after this long is published again under the same id."""
     finished_retention_s: float = 3600.0
     """How long a finished conversation's id is remembered (to spot redelivered requests)."""
+
+    @classmethod
+    def of(cls, settings: Settings) -> Defaults:
+        return cls(
+            model=settings.model,
+            max_tokens=settings.model_max_tokens,
+            max_iterations=settings.max_iterations,
+            max_tool_calls_per_turn=settings.max_tool_calls_per_turn,
+            tool_timeout_s=settings.tool_timeout_s,
+            conversation_timeout_s=settings.conversation_timeout_s,
+            call_lease_s=settings.call_lease_s,
+            finished_retention_s=settings.finished_retention_s,
+        )
 
 
 @dataclass(frozen=True)

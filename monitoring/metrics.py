@@ -8,9 +8,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import assert_never
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from monitoring.observations import (
+    CallRedriven,
+    CallsInTurn,
+    ConversationFinished,
+    DuplicateRequest,
+    IterationsUsed,
+    ModelRecovery,
+    ModelResultDropped,
+    Observation,
+    Spend,
+    TokensUsed,
+    ToolCallOutcome,
+    ToolRoundTrip,
+)
 from topics.messages import ModelResult, ToolResult
 
 log = logging.getLogger(__name__)
@@ -95,9 +110,9 @@ TOOL_CALLS = Counter(
     "fatal, refused_cap, refused_allowlist, refused_schema, unknown).",
     ["tool", "outcome"],
 )
-TOOL_DISPATCH_LATENCY = Histogram(
-    "agentstream_tool_dispatch_latency_seconds",
-    "Dispatch to result applied, end to end, per tool.",
+TOOL_ROUND_TRIP = Histogram(
+    "agentstream_tool_round_trip_seconds",
+    "Tool call round trip, per tool: dispatched by the orchestrator to its result applied.",
     ["tool"],
     buckets=LATENCY_BUCKETS_S,
 )
@@ -211,35 +226,35 @@ def record_model_call(result: ModelResult, model: str, overload_retries: int) ->
         MODEL_WORKER_RETRIES.labels(model).inc(overload_retries)
 
 
-def _record_one(name: str, labels: dict[str, str], value: float) -> None:
-    match name:
-        case "conversation_finished":
-            CONVERSATIONS.labels(labels["status"], labels["stop_reason"]).inc()
-        case "iterations":
-            ITERATIONS.observe(value)
-        case "tool_call":
-            TOOL_CALLS.labels(labels["tool"], labels["outcome"]).inc()
-        case "tool_dispatch_latency":
-            TOOL_DISPATCH_LATENCY.labels(labels["tool"]).observe(value)
-        case "calls_per_turn":
-            CALLS_PER_TURN.observe(value)
-        case "model_recovery":
-            MODEL_RECOVERIES.labels(labels["tool"]).inc()
-        case "tokens":
-            TOKENS.labels(labels["model"], labels["kind"]).inc(value)
-        case "model_usage":
-            COST.labels(labels["model"]).inc(value)
-        case "duplicate_request":
+def _record_one(obs: Observation) -> None:
+    match obs:
+        case ConversationFinished(status, stop_reason):
+            CONVERSATIONS.labels(status, stop_reason).inc()
+        case IterationsUsed(count):
+            ITERATIONS.observe(count)
+        case ToolCallOutcome(tool, outcome):
+            TOOL_CALLS.labels(tool, outcome).inc()
+        case ToolRoundTrip(tool, seconds):
+            TOOL_ROUND_TRIP.labels(tool).observe(seconds)
+        case CallsInTurn(count):
+            CALLS_PER_TURN.observe(count)
+        case ModelRecovery(tool):
+            MODEL_RECOVERIES.labels(tool).inc()
+        case TokensUsed(model, kind, count):
+            TOKENS.labels(model, kind).inc(count)
+        case Spend(model, usd):
+            COST.labels(model).inc(usd)
+        case DuplicateRequest():
             DUPLICATE_REQUESTS.inc()
-        case "call_redriven":
-            CALLS_REDRIVEN.labels(labels["kind"], labels["tool"]).inc()
-        case "model_result_dropped":
-            MODEL_RESULTS_DROPPED.labels(labels["reason"]).inc()
+        case CallRedriven(kind, tool):
+            CALLS_REDRIVEN.labels(kind, tool).inc()
+        case ModelResultDropped(reason):
+            MODEL_RESULTS_DROPPED.labels(reason).inc()
         case _:
-            log.warning("No metric for observation %r.", name)
+            assert_never(obs)
 
 
-def record_observations(observations: Iterable[object]) -> None:
-    """Apply the state machine's observations (name, labels, value) to the metrics."""
+def record_observations(observations: Iterable[Observation]) -> None:
+    """Apply the state machine's observations to the metrics."""
     for obs in observations:
-        _record_one(obs.name, obs.labels, obs.value)  # type: ignore[attr-defined]
+        _record_one(obs)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import faust
 
-from agents.orchestrator import faust_datadir
+from agents.faust_app import faust_datadir
 
 app = faust.App(
     os.environ["COUNTER_APP_ID"],

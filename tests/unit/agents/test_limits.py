@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from agents.policy import OUTPUT_TOOL, Defaults, Limits, tool_choice_for
+from agents.policy import Defaults, Limits, tool_choice_for
+from agents.structured_output import OUTPUT_TOOL
 from topics.messages import RequestOptions
 
 DEFAULTS = Defaults(model="m", max_iterations=4, max_tool_calls_per_turn=3)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agents.machine import step
-from agents.policy import OUTPUT_TOOL
+from agents.structured_output import OUTPUT_TOOL
+from monitoring.observations import DuplicateRequest, ToolCallOutcome
 from tests.support.conversations import (
     ctx,
     model_result,
@@ -45,7 +46,7 @@ def test_duplicate_request_is_ignored() -> None:
     state = started()
     t = step(state, request(), ctx())
     assert [e.message.type for e in t.emits] == ["duplicate_request"]
-    assert t.observations[0].name == "duplicate_request"
+    assert t.observations[0] == DuplicateRequest()
 
 
 def test_parallel_fan_out_and_results_in_model_order() -> None:
@@ -54,7 +55,7 @@ def test_parallel_fan_out_and_results_in_model_order() -> None:
     t = step(state, model_result(state, blocks, "tool_use"), ctx())
     calls = sent(t, ToolCall)
     assert [c.tool_use_id for c in calls] == ["a", "b", "c"]
-    assert {e.key for e in t.emits if e.role == "tool_calls"} == {"a", "b", "c"}
+    assert {e.key for e in t.emits if isinstance(e.message, ToolCall)} == {"a", "b", "c"}
     state = t.state
     for tid, tool in (("c", "calc"), ("a", "calc"), ("b", "slow")):
         t = step(state, tool_result(tid, tool, content=f"r{tid}"), ctx(1001))
@@ -77,7 +78,7 @@ def test_every_tool_use_gets_exactly_one_result_including_refusals() -> None:
     )
     t = step(state, model_result(state, blocks, "tool_use"), ctx())
     assert [c.tool_use_id for c in sent(t, ToolCall)] == ["a"]
-    outcomes = {o.labels.get("outcome") for o in t.observations if o.name == "tool_call"}
+    outcomes = {o.outcome for o in t.observations if isinstance(o, ToolCallOutcome)}
     assert outcomes == {"refused_schema", "refused_allowlist", "unknown", "refused_cap"}
     t = step(t.state, tool_result("a"), ctx())
     blocks_back = sent(t, ModelCall)[0].params["messages"][-1]["content"]
@@ -104,7 +105,7 @@ def test_timeout_becomes_is_error_and_late_result_is_dropped() -> None:
     assert first["is_error"] is True and "TimeoutError" in first["content"]
     t2 = step(t.state, tool_result("a", "slow"), ctx(1002))
     assert t2.emits == []
-    assert [o.labels["outcome"] for o in t2.observations] == ["late"]
+    assert [o.outcome for o in t2.observations] == ["late"]  # type: ignore[union-attr]
 
 
 def test_duplicate_result_is_not_applied_twice() -> None:
@@ -116,7 +117,7 @@ def test_duplicate_result_is_not_applied_twice() -> None:
     )
     t = step(t.state, tool_result("a"), ctx())
     t2 = step(t.state, tool_result("a"), ctx())
-    assert t2.emits == [] and t2.observations[0].labels["outcome"] == "duplicate"
+    assert t2.emits == [] and t2.observations == [ToolCallOutcome("calc", "duplicate")]
 
 
 @pytest.mark.parametrize(
@@ -158,7 +159,7 @@ def test_ordered_tools_dispatch_one_after_another() -> None:
     blocks = tool_use(("w1", "write", {"x": 1}), ("p", "calc", {"x": 2}), ("w2", "write", {"x": 3}))
     t = step(state, model_result(state, blocks, "tool_use"), ctx())
     assert [c.tool_use_id for c in sent(t, ToolCall)] == ["w1", "p"]
-    assert [e.key for e in t.emits if e.role == "tool_calls"] == ["c1", "p"]
+    assert [e.key for e in t.emits if isinstance(e.message, ToolCall)] == ["c1", "p"]
     t = step(t.state, tool_result("w1", "write"), ctx())
     assert [c.tool_use_id for c in sent(t, ToolCall)] == ["w2"]
 
@@ -237,4 +238,4 @@ def test_results_for_finished_conversations_are_late() -> None:
     state = started()
     t = step(state, model_result(state, [{"type": "text", "text": "x"}], "end_turn"), ctx())
     t2 = step(t.state, tool_result("zzz"), ctx())
-    assert t2.emits == [] and t2.observations[0].labels["outcome"] == "late"
+    assert t2.emits == [] and t2.observations == [ToolCallOutcome("calc", "late")]

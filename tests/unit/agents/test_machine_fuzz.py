@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.machine import Context, Event, State, step
-from agents.policy import OUTPUT_TOOL
 from agents.state import ConversationState, FinishedConversation
+from agents.structured_output import OUTPUT_TOOL
 from tests.support.conversations import DEFAULTS, REGISTRY
 from topics.messages import (
     AgentRequest,

@@ -6,6 +6,7 @@ import json
 
 from agents.machine import Context, fail, refuse, step, too_large
 from agents.state import FinishedConversation
+from monitoring.observations import DuplicateRequest
 from tests.support.conversations import (
     DEFAULTS,
     REGISTRY,
@@ -30,11 +31,7 @@ from topics.reply_topics import ReplyTopicPolicy
 
 
 def routed(t: object) -> list[tuple[str, str]]:
-    return [
-        (e.topic or e.role, e.message.status)
-        for e in t.emits
-        if isinstance(e.message, AgentResponse)
-    ]  # type: ignore[attr-defined]
+    return [(e.topic, e.message.status) for e in t.emits if isinstance(e.message, AgentResponse)]  # type: ignore[attr-defined]
 
 
 def test_a_refused_reply_topic_is_answered_on_the_default_topic_and_nothing_is_stored() -> None:
@@ -65,7 +62,7 @@ def test_a_duplicate_with_the_same_reply_topic_is_a_redelivery() -> None:
     assert t.state is state and routed(t) == []
     (event,) = sent(t, AgentEvent)
     assert event.type == "duplicate_request" and "redelivery" in event.detail
-    assert [o.name for o in t.observations] == ["duplicate_request"]
+    assert t.observations == [DuplicateRequest()]
 
 
 def test_a_duplicate_for_another_reply_topic_is_told_the_id_is_in_use() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from agents.machine import Context, step
 from agents.state import ConversationState, FinishedConversation, load_stored
+from monitoring.observations import CallRedriven, ToolCallOutcome
 from tests.support.conversations import (
     DEFAULTS,
     model_result,
@@ -57,7 +58,7 @@ def test_a_model_call_without_a_result_is_published_again_under_its_id() -> None
     (again,) = sent(t, ModelCall)
     assert again.call_id == first.call_id and again.params == first.params
     assert [e.type for e in sent(t, AgentEvent)] == ["call_redriven"]
-    assert [o.name for o in t.observations] == ["call_redriven"]
+    assert t.observations == [CallRedriven("model")]
     assert isinstance(t.state, ConversationState)
     assert t.state.next_deadline() == START + 3 * LEASE, "the lease is renewed, doubled"
     third = step(t.state, tick(START + 3 * LEASE), ctx(START + 3 * LEASE))
@@ -80,8 +81,8 @@ def test_a_result_that_arrives_twice_after_a_re_drive_is_applied_once() -> None:
     redriven = step(state, tick(START + LEASE), ctx(START + LEASE)).state
     once = step(redriven, tool_result("a", content="first"), ctx(START + LEASE + 1))
     twice = step(once.state, tool_result("a", content="second"), ctx(START + LEASE + 2))
-    outcomes = [o.labels.get("outcome") for o in twice.observations]
-    assert outcomes == ["duplicate"] and twice.state == once.state
+    assert twice.observations == [ToolCallOutcome("calc", "duplicate")]
+    assert twice.state == once.state
 
 
 def test_a_call_whose_deadline_comes_first_times_out_instead() -> None:
@@ -91,7 +92,7 @@ def test_a_call_whose_deadline_comes_first_times_out_instead() -> None:
     assert t.state.calls[0].lease_until is None
     late = step(t.state, tick(START + 1), ctx(START + 1))
     assert not sent(late, ToolCall)
-    assert [o.labels.get("outcome") for o in late.observations] == ["timeout"]
+    assert late.observations == [ToolCallOutcome("slow", "timeout")]
 
 
 def test_a_finished_conversation_is_kept_small_until_it_is_forgotten() -> None:

@@ -142,7 +142,7 @@ def test_tools_dashboard_shows_latency_retries_and_lag(
         "histogram_quantile(0.5, sum by (le, tool) (rate(agentstream_tool_execution_seconds_bucket",
         "histogram_quantile(0.99, sum by (le, tool) "
         "(rate(agentstream_tool_execution_seconds_bucket",
-        "agentstream_tool_dispatch_latency_seconds_bucket",
+        "agentstream_tool_round_trip_seconds_bucket",
         'outcome="timeout"',
         "agentstream_model_sdk_retries_total",
         "agentstream_tool_retries_total",

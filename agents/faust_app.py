@@ -1,0 +1,75 @@
+"""The orchestrator's faust-streaming app, configured on purpose rather than by defaults."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import faust
+
+from agents.faust_fixes import install
+from config.settings import Settings
+from topics.admin import durability_config
+from topics.codec import COMPRESSION
+from topics.names import CONVERSATION_PARTITIONS, MAX_MESSAGE_BYTES
+
+SESSION_TIMEOUT_S = 6.0
+"""Kafka's lowest allowed group session (group.min.session.timeout.ms): a killed instance
+holds its partitions this long before the group moves them."""
+
+
+def app_id(settings: Settings) -> str:
+    """The Faust app id: also its consumer group and the prefix of its changelog topic."""
+    return settings.topic_prefix + settings.orchestrator_app_id
+
+
+def faust_datadir(name: str) -> Path:
+    """Where faust keeps its (here empty) data directory: not in the working directory."""
+    path = Path(tempfile.gettempdir()) / "agentstream-faust" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def build_app(settings: Settings) -> faust.App:
+    """The orchestrator app, configured on purpose rather than by Faust's defaults."""
+    brokers = ";".join(f"kafka://{b}" for b in settings.kafka_bootstrap_servers.split(","))
+    app = faust.App(
+        app_id(settings),
+        broker=brokers,
+        store="memory://",  # recovered from the changelog topic on start
+        datadir=faust_datadir(app_id(settings)),
+        topic_partitions=CONVERSATION_PARTITIONS,
+        table_standby_replicas=0,  # the deadline scan relies on holding active partitions only
+        topic_replication_factor=settings.replication_factor,  # changelog and faust's own
+        web_enabled=False,  # metrics are served by prometheus-client instead
+        broker_session_timeout=SESSION_TIMEOUT_S,  # a killed peer's partitions move on
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=0.5,
+        stream_processing_timeout=60.0,
+        producer_linger=0.0,
+        producer_request_timeout=settings.produce_timeout_s,
+        producer_acks=-1,
+        producer_compression_type=COMPRESSION,
+        producer_max_request_size=MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    install(app)  # faust #596: re-read records lost in recovery
+    return app
+
+
+def changelog_config(settings: Settings) -> dict[str, str]:
+    """The conversations changelog: durable like every topic, and compacted promptly.
+
+    Finished conversations are deleted from the table (tombstones), so once the log
+    cleaner has run, recovery reads only live and recently finished conversations.
+    """
+    return {
+        **durability_config(settings.min_insync_replicas),
+        "max.message.bytes": str(MAX_MESSAGE_BYTES),
+        "segment.ms": str(10 * 60 * 1000),
+        "min.cleanable.dirty.ratio": "0.1",
+        "delete.retention.ms": str(60 * 60 * 1000),
+    }
