@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord
 
+from topics import clients
 from topics.codec import read_envelope
-from topics.names import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +122,7 @@ class ResponseLog:
 
     async def _open(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
-                enable_auto_commit=False,
-                group_id=None,
-                fetch_max_wait_ms=50,
-                max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
-            )
+            consumer = clients.consumer(self._bootstrap, group_id=None, fetch_max_wait_ms=50)
             await consumer.start()
             self._consumer = consumer
         return self._consumer

@@ -29,6 +29,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 
 from monitoring import metrics
+from topics import clients
 from topics.codec import encode
 from topics.messages import AgentResponse
 
@@ -102,7 +103,7 @@ class TopicDirectory:
         if wait > 0:
             await asyncio.sleep(wait)
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+            admin = clients.admin(self._bootstrap)
             await admin.start()
             self._admin = admin
         self._names = set(await self._admin.list_topics())

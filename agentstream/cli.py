@@ -31,7 +31,7 @@ COMMANDS: dict[str, str] = {
     "orchestrator": "agents.main",
     "worker": "tool_workers.tool_worker",
     "model-worker": "tool_workers.model_worker",
-    "model-server": "local_model.cli",
+    "model-server": "local_model.settings",
     "tools": "tool_workers.lint",
     "lag-exporter": "monitoring.lag_exporter",
     "submit": "agentstream.client",

@@ -13,10 +13,10 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from config.settings import Settings, get_settings
-from tool_workers.runtime import make_producer
+from topics import clients
 from topics.admin import require_topics, within
 from topics.codec import DecodeError, decode, encode, encode_key
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
@@ -29,12 +29,8 @@ class AgentClient:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
-        self.producer = make_producer(settings.kafka_bootstrap_servers)
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=50,
-        )
+        self.producer = clients.producer(settings.kafka_bootstrap_servers)
+        self.consumer = clients.consumer(settings.kafka_bootstrap_servers, fetch_max_wait_ms=50)
 
     async def start(self) -> None:
         """Connect and position at the end of events and responses (so nothing is missed).

@@ -1,7 +1,7 @@
 """`agentstream demo`: the whole platform on one machine, a few conversations, then stop.
 
 Starts the broker (unless KAFKA_BOOTSTRAP_SERVERS points at one), the local model server
-(unless ANTHROPIC_API_KEY is set), the orchestrator, a model worker and two worker
+(unless AGENTSTREAM_MODEL_BACKEND=anthropic), the orchestrator, a model worker and two worker
 processes per example tool; runs conversations that need parallel tool calls; prints
 them as they progress; stops every process it started, by PID.
 """

@@ -83,6 +83,7 @@ class Stack:
         if self.config.use_local_model:
             env.pop("ANTHROPIC_API_KEY", None)
             env.pop("AGENTSTREAM_ANTHROPIC_API_KEY", None)
+            env["AGENTSTREAM_MODEL_BACKEND"] = "local"
         return env
 
     def _spawn(self, name: str, args: list[str]) -> None:

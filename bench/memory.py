@@ -21,16 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agentstream.stack import Stack, StackConfig, wait_for_tools
-from bench.chaos import (
-    LOG_ROOT,
-    RESULTS_DIR,
-    STACK_ENV,
-    LocalBroker,
-    Tracker,
-    open_reader,
-    plain_producer,
-    read_responses,
-)
+from bench.chaos.brokers import LocalBroker
+from bench.chaos.clients import open_reader, plain_producer, read_responses
+from bench.chaos.load import Tracker
+from bench.chaos.paths import LOG_ROOT, RESULTS_DIR
+from bench.chaos.runner import STACK_ENV
 from topics.names import Topics
 
 STALLED_AFTER_S = 60.0

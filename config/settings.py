@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from topics.reply_topics import DEFAULT_REPLY_TOPIC_PATTERNS
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
+"""Model named in requests by default, and reported by the local server for requests naming none."""
 LOCAL_MODEL_SERVER_PORT = 8765
+"""Where the local Messages API server listens unless told otherwise."""
+CHARS_PER_TOKEN = 4
+"""Characters per token wherever tokens are estimated without a tokenizer."""
 
 
 class Settings(BaseSettings):
@@ -29,12 +34,17 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     """Namespace for every topic and consumer group, so test runs never share state."""
 
+    model_backend: Literal["local", "anthropic"] = "local"
+    """Where model calls go (`AGENTSTREAM_MODEL_BACKEND`). `local`: the local Messages API
+    server, at `anthropic_base_url` if set, else at 127.0.0.1:`local_model_port`.
+    `anthropic`: the Anthropic API, at `anthropic_base_url` if set, else the SDK's default;
+    needs `anthropic_api_key`. Setting only an API key does not change the backend."""
     anthropic_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("AGENTSTREAM_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
     )
     anthropic_base_url: str | None = None
-    """Where the SDK sends Messages API calls; unset with no key means the local server."""
+    """Where the SDK sends Messages API calls, whichever the backend (see `model_backend`)."""
     model: str = DEFAULT_MODEL
     model_max_tokens: int = 1024
     model_timeout_s: float = 60.0
@@ -85,13 +95,25 @@ class Settings(BaseSettings):
             "min_insync_replicas": self.min_insync_replicas,
         }
 
+    @model_validator(mode="after")
+    def _anthropic_backend_has_a_key(self) -> Settings:
+        """The real API refuses calls without a key; say so at startup, not at the first call."""
+        key = self.anthropic_api_key
+        if self.model_backend == "anthropic" and (key is None or not key.get_secret_value()):
+            raise ValueError(
+                "AGENTSTREAM_MODEL_BACKEND=anthropic needs an API key: set ANTHROPIC_API_KEY "
+                "(or AGENTSTREAM_ANTHROPIC_API_KEY), or use AGENTSTREAM_MODEL_BACKEND=local"
+            )
+        return self
+
     @property
     def uses_local_model(self) -> bool:
-        """True when no API key is configured and calls go to the embedded model server."""
-        return self.anthropic_api_key is None
+        """True when model calls go to the local Messages API server."""
+        return self.model_backend == "local"
 
     @property
     def effective_base_url(self) -> str | None:
+        """The SDK's `base_url`: None leaves the SDK's default (the Anthropic API)."""
         if self.anthropic_base_url:
             return self.anthropic_base_url
         if self.uses_local_model:

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from local_model import conversation
+from local_model.request import assistant_turns, recorded_name, scenario_token
 
 FORWARDED_REQUEST_HEADERS = (
     "x-api-key",
@@ -96,12 +96,12 @@ def recorded_turn(message: dict[str, Any]) -> dict[str, Any]:
 def append_turn(record_dir: Path, request: dict[str, Any], message: dict[str, Any]) -> Path:
     """Write `message` as turn N of the scenario, N = assistant turns already in `request`."""
     messages = request.get("messages") or []
-    name = conversation.scenario_token(messages) or conversation.recorded_name(messages)
+    name = scenario_token(messages) or recorded_name(messages)
     path = record_dir / f"{name}.json"
     data: dict[str, Any] = {"name": name, "turns": []}
     if path.is_file():
         data = json.loads(path.read_text(encoding="utf-8"))
-    index = conversation.assistant_turns(messages)
+    index = assistant_turns(messages)
     turns: list[dict[str, Any]] = list(data.get("turns") or [])[:index]
     turns += [{"policy": True}] * (index - len(turns))
     turns.append(recorded_turn(message))

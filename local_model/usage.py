@@ -8,9 +8,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_model import conversation
-
-CHARS_PER_TOKEN = 4
+from config.settings import CHARS_PER_TOKEN
+from local_model.request import blocks
 
 
 def canonical(value: Any) -> str:
@@ -19,7 +18,7 @@ def canonical(value: Any) -> str:
 
 
 def tokens(chars: int) -> int:
-    """Characters to tokens at the usual four characters per token."""
+    """Characters to tokens at `CHARS_PER_TOKEN`."""
     return math.ceil(chars / CHARS_PER_TOKEN)
 
 
@@ -41,7 +40,7 @@ def prompt_segments(body: dict[str, Any]) -> list[tuple[str, bool]]:
         items.extend(system)
     for message in body.get("messages") or []:
         role = message.get("role")
-        items.extend({"role": role, **block} for block in conversation.blocks(message))
+        items.extend({"role": role, **block} for block in blocks(message))
     return [
         (
             canonical(_without_cache_control(item)),

@@ -6,12 +6,12 @@ import argparse
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
 from config.settings import Settings
 from monitoring import metrics
 from monitoring.boot import boot
+from topics import clients
 
 log = logging.getLogger(__name__)
 INTERVAL_S = 5.0
@@ -23,8 +23,8 @@ class LagExporter:
     def __init__(self, settings: Settings) -> None:
         self._bootstrap = settings.kafka_bootstrap_servers
         self._prefix = settings.topic_prefix
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
-        self._offsets = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None)
+        self._admin = clients.admin(self._bootstrap)
+        self._offsets = clients.consumer(self._bootstrap, group_id=None)
 
     async def start(self) -> None:
         await self._admin.start()

@@ -7,6 +7,7 @@ import json
 import math
 import re
 
+from config.settings import CHARS_PER_TOKEN
 from tool_workers.definitions import ToolDef, load
 
 USE_LINE = re.compile(r"^use\b", re.IGNORECASE)
@@ -29,8 +30,9 @@ def description_problems(tool: ToolDef) -> list[str]:
 
 
 def definition_tokens(tool: ToolDef) -> int:
-    """Input tokens this tool's definition adds to every model call (4 chars per token)."""
-    return math.ceil(len(json.dumps(tool.spec().definition(), separators=(",", ":"))) / 4)
+    """Input tokens this tool's definition adds to every model call (estimated from its size)."""
+    size = len(json.dumps(tool.spec().definition(), separators=(",", ":")))
+    return math.ceil(size / CHARS_PER_TOKEN)
 
 
 def main(argv: list[str]) -> int:

@@ -16,13 +16,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from tool_workers.offsets import ContiguousOffsets
-from topics.codec import COMPRESSION, DecodeError, M, decode, encode, encode_key
+from topics import clients
+from topics.codec import DecodeError, M, decode, encode, encode_key
 from topics.messages import DeadLetter
-from topics.names import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +53,6 @@ class BadMessage(ValueError):
 def worker_id() -> str:
     """host:pid, the name results and events give this worker process."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def make_producer(bootstrap: str) -> AIOKafkaProducer:
-    """The platform's producer: idempotent, no linger, zstd batches, large messages allowed."""
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=0,
-        compression_type=COMPRESSION,
-        max_request_size=MAX_MESSAGE_BYTES,
-    )
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -104,18 +92,16 @@ class CallConsumer:
         self._dlq = dead_letter_topic
         self.offsets = ContiguousOffsets()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+        self.consumer = clients.consumer(
+            bootstrap,
             group_id=group,
-            enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-            max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
             session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=1_000,
             max_poll_interval_ms=300_000,
         )
-        self.producer = make_producer(bootstrap)
+        self.producer = clients.producer(bootstrap)
 
     async def commit(self, only: set[TopicPartition] | None = None) -> None:
         offsets = self.offsets.committable(only)

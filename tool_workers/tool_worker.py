@@ -20,11 +20,11 @@ from tool_workers.runtime import (
     CallConsumer,
     Outgoing,
     decode_call,
-    make_producer,
     run_until_signalled,
     worker_id,
 )
 from tool_workers.threads import ThreadSlots
+from topics import clients
 from topics.admin import ensure_topics
 from topics.codec import encode, encode_key
 from topics.messages import ToolCall, ToolResult, ToolSpec
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 async def publish_spec(bootstrap: str, prefix: str, spec: ToolSpec) -> None:
     """Announce a tool on the compacted registry topic so orchestrators can offer it."""
-    producer = make_producer(bootstrap)
+    producer = clients.producer(bootstrap)
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -135,7 +135,7 @@ async def _open_journal(
     """For a tool that is not idempotent: its journal, caught up before any call is taken."""
     if tool.idempotent:
         return None, None
-    producer = make_producer(settings.kafka_bootstrap_servers)
+    producer = clients.producer(settings.kafka_bootstrap_servers)
     await producer.start()
     spec = Topics(settings.topic_prefix).tool_journal(tool.name)
     journal = Journal(settings.kafka_bootstrap_servers, spec, producer)

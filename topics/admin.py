@@ -7,9 +7,10 @@ import contextlib
 from collections.abc import Awaitable, Iterable
 from typing import TypeVar
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from topics import clients
 from topics.names import Topics, TopicSpec
 
 T = TypeVar("T")
@@ -54,7 +55,7 @@ async def ensure_topics(
     local broker, 3 with `min_insync_replicas` 2 on a cluster, so one broker can be lost
     without losing an acknowledged message or refusing writes.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = clients.admin(bootstrap)
     await within(admin.start(), timeout_s, bootstrap)
     try:
         existing = set(await within(admin.list_topics(), timeout_s, bootstrap))

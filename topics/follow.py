@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from topics import clients
+
 
 async def follow(
     bootstrap: str,
@@ -24,9 +26,7 @@ async def follow(
 ) -> None:
     """Call `apply(key, value)` for every record, forever; `every()` after each poll;
     `read_upto[partition]` is kept at the offset after the last record applied."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=200, group_id=None
-    )
+    consumer = clients.consumer(bootstrap, fetch_max_wait_ms=200, group_id=None)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]

@@ -14,14 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos import (
-    ExternalBroker,
-    Load,
-    Scenario,
-    kill_orchestrator,
-    kill_tool_worker,
-    run_scenario,
-)
+from bench.chaos.brokers import ExternalBroker
+from bench.chaos.faults import kill_orchestrator, kill_tool_worker
+from bench.chaos.load import Load
+from bench.chaos.runner import run_scenario
+from bench.chaos.scenarios import Scenario
 from tests.conftest import KafkaUnderTest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

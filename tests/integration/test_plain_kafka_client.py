@@ -4,44 +4,26 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from agentstream.stack import Stack
 from tests.support.kafka import create_topic
-from tests.support.waiting import wait_until
+from tests.support.wire import Wire
+from topics.names import Topics
 
 pytestmark = pytest.mark.integration
 
 
-async def _exchange(
-    stack: Stack, payloads: list[bytes], reply_topic: str, expected: int
-) -> list[dict]:
-    """Publish raw bytes without a key and collect `expected` JSON replies."""
-    bootstrap = stack.config.bootstrap
+async def _reply(stack: Stack, request: dict[str, Any]) -> dict[str, Any]:
+    """Publish `request` as raw JSON bytes without a key; its one reply on its reply topic."""
+    bootstrap, reply_topic = stack.config.bootstrap, request["reply_topic"]
     await create_topic(bootstrap, reply_topic, 1)
-    reader = AIOKafkaConsumer(
-        reply_topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=50
-    )
-    await reader.start()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    replies: list[dict] = []
-    try:
-        for payload in payloads:
-            await producer.send_and_wait(f"{stack.config.prefix}agent.requests", payload)
-
-        async def answered() -> bool:
-            for records in (await reader.getmany(timeout_ms=100)).values():
-                replies.extend(json.loads(r.value) for r in records)
-            return len(replies) >= expected
-
-        await wait_until(answered, 60, f"{expected} replies on {reply_topic}")
-    finally:
-        await producer.stop()
-        await reader.stop()
-    return replies
+    async with Wire(bootstrap, Topics(stack.config.prefix), [reply_topic]) as wire:
+        await wire.publish(json.dumps(request).encode())
+        (reply,) = await wire.collect(reply_topic, 1)
+    return reply
 
 
 async def test_an_unkeyed_json_request_gets_its_response_on_the_reply_topic(stack: Stack) -> None:
@@ -53,7 +35,7 @@ async def test_an_unkeyed_json_request_gets_its_response_on_the_reply_topic(stac
         "reply_topic": reply_topic,
         "metadata": {"team": "billing"},
     }
-    (reply,) = await _exchange(stack, [json.dumps(request).encode()], reply_topic, 1)
+    reply = await _reply(stack, request)
     assert reply["conversation_id"] == request["conversation_id"]
     assert reply["status"] == "completed" and reply["tool_calls"] == 2
     assert "437" in reply["text"] and "256" in reply["text"]
@@ -69,6 +51,6 @@ async def test_a_malformed_request_is_refused_with_a_reason(stack: Stack) -> Non
         "reply_topic": reply_topic,
         "max_iterations": 0,
     }
-    (reply,) = await _exchange(stack, [json.dumps(bad).encode()], reply_topic, 1)
+    reply = await _reply(stack, bad)
     assert reply["status"] == "invalid_request"
     assert "max_iterations" in reply["error"]

@@ -109,6 +109,13 @@ class Wire:
         (only,) = self.responses(conversation_id)
         return only
 
+    async def collect(self, topic: str, count: int, timeout_s: float = 60) -> list[dict[str, Any]]:
+        """Every record read from watched `topic`, as JSON, once at least `count` arrived."""
+        await self.wait_for(
+            lambda: len(self.records[topic]) >= count, timeout_s, f"{count} records on {topic}"
+        )
+        return self.on(topic)
+
     async def settle(self, seconds: float) -> None:
         """Keep collecting for `seconds` (to show that nothing more arrives)."""
         end = time.monotonic() + seconds

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from local_model.app import start_server
-from local_model.config import ModelServerConfig
+from local_model.server import start_server
+from local_model.settings import ModelServerConfig
 from tests.unit.local_model.harness import RunningServer, StartServer
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import anthropic
 from aiohttp import web
 
-from local_model.app import STATE, ServerState
+from local_model.server import STATE, ServerState
 
 
 @dataclass

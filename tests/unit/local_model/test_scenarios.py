@@ -9,9 +9,15 @@ from typing import Any
 import anthropic
 import pytest
 
-from local_model.errors import ApiError
-from local_model.scenarios import BUILTIN_DIR, Scenario, ScenarioLibrary
-from local_model.scripting import Reply, Scripts, obey_tool_choice
+from local_model.replies import (
+    BUILTIN_DIR,
+    Reply,
+    Scenario,
+    ScenarioLibrary,
+    Scripts,
+    obey_tool_choice,
+)
+from local_model.request import ApiError
 from tests.unit.local_model.harness import RunningServer, StartServer
 from tests.unit.local_model.sample_tools import TOOLS
 

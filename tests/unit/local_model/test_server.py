@@ -13,9 +13,9 @@ import aiohttp
 import anthropic
 import pytest
 
-from local_model.app import serve
-from local_model.config import ModelServerConfig
-from local_model.faults import FaultInjector
+from config.settings import DEFAULT_MODEL, get_settings
+from local_model.server import FaultInjector, serve
+from local_model.settings import ModelServerConfig, parse_args
 from tests.unit.local_model.harness import RunningServer, StartServer
 from tests.unit.local_model.sample_tools import TOOLS
 
@@ -264,3 +264,20 @@ async def test_serve_sets_ready_and_stops_when_cancelled() -> None:
             await client.messages.create(
                 model="m", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
             )
+
+
+def test_command_line_builds_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTSTREAM_LOCAL_MODEL_PORT", "9123")
+    get_settings.cache_clear()
+    try:
+        host, port, config = parse_args(["--fault-rate", "0.5", "--fault-status", "500"])
+    finally:
+        get_settings.cache_clear()
+    assert (host, port) == ("127.0.0.1", 9123)
+    assert config.fault_rate == 0.5
+    assert config.fault_statuses == [500]
+    assert config.model_name == DEFAULT_MODEL
+    _, chosen, defaults = parse_args(["--port", "0", "--scenario-dir", "/tmp/s"])
+    assert chosen == 0
+    assert defaults.fault_statuses == [529]
+    assert [str(d) for d in defaults.scenario_dirs] == ["/tmp/s"]

@@ -8,8 +8,7 @@ import aiohttp
 import anthropic
 import pytest
 
-from local_model.errors import ApiError
-from local_model.validation import validate_request
+from local_model.request import ApiError, validate_request
 from tests.unit.local_model.harness import RunningServer
 from tests.unit.local_model.sample_tools import TOOLS
 

@@ -1,4 +1,6 @@
-"""The aiohttp app that answers `POST /v1/messages` like the Anthropic Messages API."""
+"""The aiohttp app that answers `POST /v1/messages` like the Anthropic Messages API:
+routes, server-sent events for `stream: true`, Anthropic-shaped error bodies, and seeded
+fault injection so flaky-model runs repeat exactly."""
 
 from __future__ import annotations
 
@@ -6,27 +8,39 @@ import asyncio
 import hashlib
 import json
 import logging
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
-from local_model import wire
-from local_model.config import ModelServerConfig
-from local_model.errors import ApiError, error_body, error_headers, invalid_request
-from local_model.faults import FaultInjector
 from local_model.recorder import Recorder
-from local_model.scenarios import ScenarioLibrary
-from local_model.scripting import Reply, Scripts
-from local_model.shaping import shape_text
-from local_model.streaming import message_events
+from local_model.replies import ScenarioLibrary, Scripts, build_message, fresh_id
+from local_model.request import ApiError, invalid_request, validate_request
 from local_model.usage import PromptCache, canonical, input_tokens
-from local_model.validation import validate_request
+
+if TYPE_CHECKING:
+    from local_model.settings import ModelServerConfig
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
+
+ERROR_KINDS: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+RETRY_AFTER_MS = "10"
+"""Tiny `retry-after-ms` so the SDK's own retries of injected faults stay fast."""
 
 
 @dataclass
@@ -39,6 +53,37 @@ class ServerStats:
     """Attempts answered with an injected or scripted error status."""
     served: int = 0
     """Attempts answered with a message."""
+
+
+class FaultInjector:
+    """Decides, request by request, whether to answer with an injected error status."""
+
+    def __init__(self, config: ModelServerConfig) -> None:
+        self.rate = config.fault_rate
+        self.statuses = list(config.fault_statuses)
+        self.latency_s = config.latency_s
+        self._random = random.Random(config.seed)
+
+    def next_fault(self) -> int | None:
+        """The status to fail the next request with, or None to serve it."""
+        if self.rate <= 0:
+            return None
+        if self._random.random() >= self.rate:
+            return None
+        return self._random.choice(self.statuses)
+
+    async def delay(self) -> None:
+        """Wait the configured latency before responding."""
+        if self.latency_s > 0:
+            await asyncio.sleep(self.latency_s)
+
+
+def _fault_message(status: int) -> str:
+    if status == 529:
+        return "Overloaded"
+    if status == 429:
+        return "Rate limited (injected fault)"
+    return f"Injected fault (HTTP {status})"
 
 
 @dataclass
@@ -120,11 +165,11 @@ async def handle_messages(request: web.Request) -> web.StreamResponse:
     reply = state.scripts.reply(body, hashlib.sha256(canonical(body).encode()).hexdigest())
     if reply.delay_s > 0:
         await asyncio.sleep(reply.delay_s)
-    message = build_message(state, body, reply)
+    message = build_message(body, reply, state.cache, state.config.model_name)
     state.stats.served += 1
     if body.get("stream"):
         return await _stream(request, message)
-    return web.json_response(message, headers={"request-id": wire.request_id()})
+    return web.json_response(message, headers={"request-id": fresh_id("req")})
 
 
 async def handle_count_tokens(request: web.Request) -> web.Response:
@@ -132,32 +177,6 @@ async def handle_count_tokens(request: web.Request) -> web.Response:
     body = _parse_json(await request.read())
     validate_request({**body, "max_tokens": 1})
     return web.json_response({"input_tokens": input_tokens(body)})
-
-
-def build_message(state: ServerState, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-    """The full message: ids assigned, generation limits applied, usage computed."""
-    content = wire.with_tool_use_ids(reply.content)
-    stop_reason, stop_sequence = reply.stop_reason, reply.stop_sequence
-    if reply.generated:
-        shaped = shape_text(content, stop_reason, body["max_tokens"], body.get("stop_sequences"))
-        content, stop_reason, stop_sequence = (
-            shaped.content,
-            shaped.stop_reason,
-            shaped.stop_sequence,
-        )
-    usage = state.cache.usage(body, content)
-    if reply.usage:
-        usage.update(reply.usage)
-    model = body.get("model") or state.config.model_name
-    return wire.message(str(model), content, stop_reason, stop_sequence, usage)
-
-
-def _fault_message(status: int) -> str:
-    if status == 529:
-        return "Overloaded"
-    if status == 429:
-        return "Rate limited (injected fault)"
-    return f"Injected fault (HTTP {status})"
 
 
 def _parse_json(raw: bytes) -> dict[str, Any]:
@@ -188,7 +207,7 @@ async def _stream(request: web.Request, message: dict[str, Any]) -> web.StreamRe
         headers={
             "content-type": "text/event-stream",
             "cache-control": "no-cache",
-            "request-id": wire.request_id(),
+            "request-id": fresh_id("req"),
         }
     )
     await response.prepare(request)
@@ -199,7 +218,7 @@ async def _stream(request: web.Request, message: dict[str, Any]) -> web.StreamRe
 
 
 def _error_response(status: int, message: str) -> web.Response:
-    headers = {**error_headers(status), "request-id": wire.request_id()}
+    headers = {**error_headers(status), "request-id": fresh_id("req")}
     return web.json_response(error_body(status, message), status=status, headers=headers)
 
 
@@ -225,3 +244,74 @@ async def _close_recorder(app: web.Application) -> None:
     recorder = app[STATE].recorder
     if recorder is not None:
         await recorder.close()
+
+
+def error_kind(status: int) -> str:
+    """The `error.type` the real API pairs with an HTTP status."""
+    if status in ERROR_KINDS:
+        return ERROR_KINDS[status]
+    return "api_error" if status >= 500 else "invalid_request_error"
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    """The JSON body of an error response."""
+    return {"type": "error", "error": {"type": error_kind(status), "message": message}}
+
+
+def error_headers(status: int) -> dict[str, str]:
+    """Headers that keep SDK retry backoff short for retryable statuses."""
+    if status == 429 or status >= 500:
+        return {"retry-after-ms": RETRY_AFTER_MS, "retry-after": "0"}
+    return {}
+
+
+def _event(kind: str, data: dict[str, Any]) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def _block_events(index: int, block: dict[str, Any]) -> Iterator[bytes]:
+    kind = block.get("type")
+    if kind == "text":
+        start: dict[str, Any] = {"type": "text", "text": ""}
+        delta: dict[str, Any] | None = {"type": "text_delta", "text": block.get("text", "")}
+    elif kind == "tool_use":
+        start = {**block, "input": {}}
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(block.get("input", {}))}
+    else:
+        start, delta = block, None
+    yield _event(
+        "content_block_start",
+        {"type": "content_block_start", "index": index, "content_block": start},
+    )
+    if delta is not None:
+        yield _event(
+            "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+        )
+    yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
+
+
+def message_events(message: dict[str, Any]) -> Iterator[bytes]:
+    """The event stream that accumulates to exactly `message`."""
+    usage = message["usage"]
+    opening = {
+        **message,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {**usage, "output_tokens": 1},
+    }
+    yield _event("message_start", {"type": "message_start", "message": opening})
+    for index, block in enumerate(message["content"]):
+        yield from _block_events(index, block)
+    yield _event(
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {
+                "stop_reason": message["stop_reason"],
+                "stop_sequence": message["stop_sequence"],
+            },
+            "usage": {"output_tokens": usage["output_tokens"]},
+        },
+    )
+    yield _event("message_stop", {"type": "message_stop"})

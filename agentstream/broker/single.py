@@ -1,0 +1,54 @@
+"""`start`: one combined broker+controller on loopback, or a cluster when asked for more nodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, overload
+
+from agentstream.broker.classpath import DEFAULT_HOME, kafka_version, resolve_classpath
+from agentstream.broker.cluster import start_cluster
+from agentstream.broker.errors import BrokerError
+from agentstream.broker.home import await_ready, running
+from agentstream.broker.node import (
+    SINGLE_NODE_JVM,
+    format_storage,
+    launch,
+    server_properties,
+    write_properties,
+)
+from agentstream.broker.ports import free_port
+from agentstream.broker.records import BrokerInfo, ClusterInfo, write_broker
+
+
+@overload
+def start(home: Path = ..., port: int | None = ..., nodes: Literal[1] = ...) -> BrokerInfo: ...
+@overload
+def start(home: Path, port: int | None, nodes: int) -> BrokerInfo | ClusterInfo: ...
+def start(
+    home: Path = DEFAULT_HOME, port: int | None = None, nodes: int = 1
+) -> BrokerInfo | ClusterInfo:
+    """Start (or find running) a broker, or a `nodes`-node cluster, living in `home`."""
+    if nodes > 1:
+        if port is not None:
+            raise BrokerError("a cluster picks free ports for its nodes: drop --port")
+        return start_cluster(home, nodes)
+    found = running(home, 1)
+    if found is not None:
+        return found
+    classpath = resolve_classpath()
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    controller_port = free_port()
+    quorum = f"127.0.0.1:{controller_port}"
+    write_properties(home, server_properties(home, 1, port, controller_port, quorum, 1))
+    format_storage(classpath, [home], ["--standalone"], SINGLE_NODE_JVM)
+    info = BrokerInfo(
+        pid=launch(classpath, home, SINGLE_NODE_JVM),
+        port=port,
+        controller_port=controller_port,
+        version=kafka_version(classpath),
+        home=str(home),
+    )
+    write_broker(info)
+    await_ready(home, home, info.bootstrap_servers, info.pid)
+    return info

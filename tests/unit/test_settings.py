@@ -1,0 +1,88 @@
+"""Which model backend the settings choose, and where its calls go."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from config.settings import LOCAL_MODEL_SERVER_PORT, Settings
+
+MODEL_ENV = (
+    "ANTHROPIC_API_KEY",
+    "AGENTSTREAM_ANTHROPIC_API_KEY",
+    "AGENTSTREAM_ANTHROPIC_BASE_URL",
+    "AGENTSTREAM_MODEL_BACKEND",
+    "AGENTSTREAM_LOCAL_MODEL_PORT",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No model setting leaks in from the shell running the tests."""
+    for name in MODEL_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_local_backend_is_the_default() -> None:
+    settings = Settings()
+    assert settings.model_backend == "local"
+    assert settings.uses_local_model
+    assert settings.effective_base_url == f"http://127.0.0.1:{LOCAL_MODEL_SERVER_PORT}"
+
+
+def test_local_backend_follows_the_local_model_port() -> None:
+    assert Settings(local_model_port=9001).effective_base_url == "http://127.0.0.1:9001"
+
+
+def test_local_backend_uses_the_configured_base_url() -> None:
+    settings = Settings(model_backend="local", anthropic_base_url="http://model-server:8765")
+    assert settings.uses_local_model
+    assert settings.effective_base_url == "http://model-server:8765"
+
+
+def test_an_api_key_alone_does_not_switch_backends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    settings = Settings()
+    assert settings.model_backend == "local"
+    assert settings.uses_local_model
+    assert settings.effective_base_url == f"http://127.0.0.1:{LOCAL_MODEL_SERVER_PORT}"
+
+
+@pytest.mark.parametrize("key", [None, ""])
+def test_anthropic_backend_without_a_key_fails_naming_both_variables(
+    monkeypatch: pytest.MonkeyPatch, key: str | None
+) -> None:
+    monkeypatch.setenv("AGENTSTREAM_MODEL_BACKEND", "anthropic")
+    if key is not None:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    message = str(raised.value)
+    assert "AGENTSTREAM_MODEL_BACKEND=anthropic" in message
+    assert "ANTHROPIC_API_KEY" in message
+
+
+def test_anthropic_backend_with_a_key_uses_the_sdk_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AGENTSTREAM_MODEL_BACKEND", "anthropic")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    settings = Settings()
+    assert not settings.uses_local_model
+    assert settings.effective_base_url is None
+    assert settings.anthropic_api_key is not None
+    assert settings.anthropic_api_key.get_secret_value() == "sk-ant-test"
+
+
+def test_anthropic_backend_uses_the_configured_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTSTREAM_ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("AGENTSTREAM_ANTHROPIC_BASE_URL", "https://gateway.example/anthropic")
+    settings = Settings(model_backend="anthropic")
+    assert not settings.uses_local_model
+    assert settings.effective_base_url == "https://gateway.example/anthropic"
+
+
+def test_unknown_backend_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTSTREAM_MODEL_BACKEND", "openai")
+    with pytest.raises(ValidationError, match="model_backend"):
+        Settings()
