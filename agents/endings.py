@@ -51,7 +51,7 @@ def fail(state: State | None, event: Event, ctx: Context, error: str) -> Transit
     it could not store or send; the conversation stops with a clear error and only it.
     """
     if isinstance(state, ConversationState) and not state.finished:
-        t = Transition(state.model_copy(deep=True))
+        t = Transition(state.for_update())
         finish(t, ctx, "failed", error=error)
         return t
     request = event if isinstance(event, AgentRequest) else None

@@ -48,7 +48,7 @@ def step(state: State | None, event: Event, ctx: Context) -> Transition:
     if state is None or state.finished:
         return _ignored(state, event)
     assert isinstance(state, ConversationState)
-    state = state.model_copy(deep=True)
+    state = state.for_update()
     t = Transition(state)
     if ctx.now >= state.deadline_at:
         timeout_s = limits_of(state, ctx).timeout_s

@@ -3,34 +3,8 @@
 One agent (concurrency 1) consumes agent.requests and agent.steps, which are
 co-partitioned by conversation id, so the instance owning a conversation sees its
 request, all its results and its table entry. Per event: load the state, call
-`machine.step`, store the new state, send what it emitted.
-
-What survives a crash (kill -9 at any moment), and why:
-
-- Inputs are processed at least once. faust acks an event when the agent's loop body
-  returns and commits only a contiguous run of acked offsets; before committing it
-  flushes its producer (faust/transport/consumer.py `_commit_offsets`), best-effort for
-  the table's changelog writes (its buffer flush gives up after 0.1 s without progress).
-- A final answer is acknowledged by the broker before the state saying "finished" is
-  stored (`_commit`), so a crash never leaves a finished conversation unanswered. An
-  answer already on agent.responses for a conversation since it started is not sent
-  again (`answers.ResponseLog`): that covers a crash between the answer and the state
-  write, and an acknowledgement lost in a broker outage.
-- Calls may go missing (a crash between the state write and the call's send, a changelog
-  write the flush missed, a worker that died with the call): each call carries a lease,
-  and the machine re-publishes it under the same id when the lease runs out
-  (`machine._redrive`). Workers treat ids as idempotency keys and the machine applies
-  one result per id, so an older state brought back by a restart catches up by itself.
-- faust's `processing_guarantee="exactly_once"` is not used. It opens a transactional
-  producer per input partition and commits on the commit interval; only `Topic.send`
-  and changelog writes join those transactions, while `app.producer.send` (every send
-  here, bounded by `Sender`) stays outside them, and the transactional commit does not
-  flush faust's changelog buffer either. Consumers would also have to read committed
-  only, adding the commit interval to every hop. Leases plus idempotent ids give the
-  outcome that matters (no lost conversation, one execution per id where a tool needs
-  it) without that.
-- faust 0.15.3 can lose records fetched during table recovery (upstream #596);
-  `faust_fixes.Consumer` re-reads them.
+`machine.step`, answer first, store the new state, send the rest. What survives a
+crash, and why faust's exactly_once is not used: `docs/crash-safety.md`.
 """
 
 from __future__ import annotations
@@ -50,7 +24,8 @@ from agents.machine import Context, Emit, Event, State, Transition, fail, refuse
 from agents.policy import Defaults
 from agents.registry_view import RegistryView
 from agents.sending import Sender, TopicDirectory, Undelivered
-from agents.state import ConversationState, load_stored
+from agents.state import ConversationState
+from agents.state_cache import StateCache
 from config.settings import Settings
 from monitoring import metrics
 from monitoring.pricing import Pricing
@@ -89,6 +64,7 @@ class Orchestrator:
         )
         self.pricing = Pricing.load(settings.prices_file)
         self.deadlines = DeadlineIndex()
+        self.states = StateCache()
         self.defaults = Defaults.of(settings)
         self.reply_topics = ReplyTopicPolicy(
             self.topics, settings.reply_topic_patterns, internal_prefixes=(f"{app_id(settings)}-",)
@@ -201,7 +177,7 @@ class Orchestrator:
         state: State | None = None
         try:
             raw = self.table.get(key)
-            state = load_stored(raw) if raw else None
+            state = self.states.load(key, raw)
             transition = step(state, event, ctx)
             encoded = Encoded(transition, transition.state is not state)
         except TooLarge as big:
@@ -252,10 +228,12 @@ class Orchestrator:
             return
         if transition.forget:
             self.table.pop(key, None)
+            self.states.forget(key)
             self.deadlines.set(conversation_id, None)
         elif encoded.state is not None and transition.state is not None:
             self.table[key] = encoded.state
             state = transition.state
+            self.states.stored(key, encoded.state, state)
             self.deadlines.set(conversation_id, state.next_deadline(), not state.finished)
         metrics.IN_FLIGHT.set(self.deadlines.in_flight)
         metrics.record_observations(transition.observations)
@@ -386,7 +364,8 @@ class Orchestrator:
 
     async def _rescan(self) -> None:
         """Rebuild the deadline index after a rebalance (see `DeadlineIndex.sync`)."""
-        self.deadlines.sync(self.table)
+        if self.deadlines.sync(self.table):
+            self.states.keep_only(self.table)
         metrics.IN_FLIGHT.set(self.deadlines.in_flight)
 
 

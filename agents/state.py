@@ -71,6 +71,20 @@ class ConversationState(BaseModel):
     def spec(self, tool: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == tool), None)
 
+    def for_update(self) -> ConversationState:
+        """A copy a step may change without touching this one (which may be cached).
+
+        Only the containers a step changes are copied; transcript entries, tool specs and
+        options are shared, never changed in place. Cheaper than a deep copy of the
+        whole transcript on every event.
+        """
+        new = self.model_copy()
+        new.messages = list(self.messages)
+        new.calls = [call.model_copy() for call in self.calls]
+        new.resolved = dict(self.resolved)
+        new.errored_tools = list(self.errored_tools)
+        return new
+
     def retire_calls(self) -> None:
         """Forget the turn's calls, remembering how each ended (to classify late results)."""
         for call in self.calls:
@@ -123,6 +137,9 @@ Stored = Annotated[
 STORED: TypeAdapter[ConversationState | FinishedConversation] = TypeAdapter(Stored)
 
 
-def load_stored(raw: bytes) -> ConversationState | FinishedConversation:
+Stored = ConversationState | FinishedConversation
+
+
+def load_stored(raw: bytes) -> Stored:
     """Decode a table value of either kind."""
     return STORED.validate_json(raw)

@@ -10,9 +10,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from topics.reply_topics import DEFAULT_REPLY_TOPIC_PATTERNS
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MODEL = "claude-sonnet-4-6"
 """Model named in requests by default, and reported by the local server for requests naming none."""
 LOCAL_MODEL_SERVER_PORT = 8765
+ANTHROPIC_REQUESTS_PER_S = 50.0
 """Where the local Messages API server listens unless told otherwise."""
 CHARS_PER_TOKEN = 4
 """Characters per token wherever tokens are estimated without a tokenizer."""
@@ -49,7 +50,10 @@ class Settings(BaseSettings):
     model_max_tokens: int = 1024
     model_timeout_s: float = 60.0
     model_sdk_max_retries: int = 2
-    model_requests_per_s: float = 50.0
+    model_requests_per_s: float | None = Field(default=None, gt=0)
+    """Messages API calls per second one model worker may start. Unset: 50 with the
+    `anthropic` backend (to stay inside account rate limits), none with the local server,
+    which has no limits to protect."""
     local_model_port: int = LOCAL_MODEL_SERVER_PORT
 
     tool_timeout_s: float = 30.0
@@ -105,6 +109,13 @@ class Settings(BaseSettings):
                 "(or AGENTSTREAM_ANTHROPIC_API_KEY), or use AGENTSTREAM_MODEL_BACKEND=local"
             )
         return self
+
+    @property
+    def model_rate_limit(self) -> float | None:
+        """Calls per second per model worker, None for no limit."""
+        if self.model_requests_per_s is not None:
+            return self.model_requests_per_s
+        return None if self.uses_local_model else ANTHROPIC_REQUESTS_PER_S
 
     @property
     def uses_local_model(self) -> bool:

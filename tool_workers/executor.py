@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 
 import stamina
 from pydantic import ValidationError
@@ -39,24 +40,38 @@ async def _run_once(
     return text[:MAX_RESULT_CHARS]
 
 
+def _attempt(
+    tool: ToolDef, call: ToolCall, args: object, attempts: list[int], threads: ThreadSlots
+) -> Awaitable[str]:
+    """One try, counted in `attempts[0]`, bounded by what is left of the call's deadline."""
+    attempts[0] += 1
+    ctx = CallContext(call.tool_use_id, call.conversation_id, call.deadline_at, attempts[0])
+    remaining = call.deadline_at - time.time()
+    if remaining <= 0:
+        raise TimeoutError(f"deadline passed before attempt {attempts[0]}")
+    return _run_once(tool, args, ctx, remaining, threads)
+
+
 async def _run_with_retries(
     tool: ToolDef, call: ToolCall, args: object, attempts: list[int], threads: ThreadSlots
 ) -> str:
-    """Run with stamina retrying RetryableToolError; `attempts[0]` counts tries made."""
+    """Run once; only a RetryableToolError brings in stamina for the remaining tries, so
+    the common case costs one await and no retry machinery."""
+    try:
+        return await _attempt(tool, call, args, attempts, threads)
+    except RetryableToolError:
+        if TOOL_RETRY_ATTEMPTS <= 1:
+            raise
+        await asyncio.sleep(min(TOOL_RETRY_WAIT_INITIAL_S, max(call.deadline_at - time.time(), 0)))
     async for attempt in stamina.retry_context(
         on=RetryableToolError,
-        attempts=TOOL_RETRY_ATTEMPTS,
+        attempts=TOOL_RETRY_ATTEMPTS - 1,
         wait_initial=TOOL_RETRY_WAIT_INITIAL_S,
         wait_max=TOOL_RETRY_WAIT_MAX_S,
         timeout=max(call.deadline_at - time.time(), 0.001),
     ):
         with attempt:
-            attempts[0] += 1
-            ctx = CallContext(call.tool_use_id, call.conversation_id, call.deadline_at, attempts[0])
-            remaining = call.deadline_at - time.time()
-            if remaining <= 0:
-                raise TimeoutError(f"deadline passed before attempt {attempts[0]}")
-            return await _run_once(tool, args, ctx, remaining, threads)
+            return await _attempt(tool, call, args, attempts, threads)
     raise AssertionError("unreachable: stamina re-raises the last error")
 
 

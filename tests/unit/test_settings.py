@@ -86,3 +86,11 @@ def test_unknown_backend_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTSTREAM_MODEL_BACKEND", "openai")
     with pytest.raises(ValidationError, match="model_backend"):
         Settings()
+
+
+def test_the_local_server_is_not_rate_limited_and_the_real_api_is() -> None:
+    assert Settings(model_backend="local").model_rate_limit is None
+    real = Settings(model_backend="anthropic", anthropic_api_key="sk-test")
+    assert real.model_rate_limit == 50.0
+    chosen = Settings(model_backend="local", model_requests_per_s=7)
+    assert chosen.model_rate_limit == 7

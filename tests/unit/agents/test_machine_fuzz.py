@@ -124,7 +124,10 @@ def test_any_sequence_of_events_is_applied_without_raising(
         if action[0] == "tick":
             now += action[1]
         event = _event(action, state, now)
+        before = state.model_dump_json() if state is not None else None
         t = step(state, event, Context(now=now, defaults=DEFAULTS, registry=REGISTRY))
+        after = state.model_dump_json() if state is not None else None
+        assert before == after, "step changed its input state (the orchestrator caches it)"
         responses += [e for e in t.emits if isinstance(e.message, AgentResponse)]
         for emit in t.emits:
             if isinstance(emit.message, ModelCall):
