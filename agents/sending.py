@@ -138,7 +138,8 @@ class Sender:
             await self._spawn(self._send_and_wait(topic, key, value, on_failure))
             return
         try:
-            pending = await asyncio.wait_for(self._produce(topic, key, value), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):  # no task per send, unlike wait_for
+                pending = await self._produce(topic, key, value)
         except Exception as exc:
             await self._spawn(self._failed(topic, exc, on_failure))
             return
@@ -225,7 +226,8 @@ class Sender:
 
     async def _produce_and_wait(self, topic: str, key: bytes, value: bytes) -> None:
         """Hand over and wait for the broker's acknowledgement, each within the timeout."""
-        pending = await asyncio.wait_for(self._produce(topic, key, value), self._timeout_s)
+        async with asyncio.timeout(self._timeout_s):
+            pending = await self._produce(topic, key, value)
         await asyncio.wait_for(pending, self._timeout_s)
 
     async def _send_and_wait(

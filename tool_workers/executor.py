@@ -33,7 +33,8 @@ async def _run_once(
     tool: ToolDef, args: object, ctx: CallContext, timeout_s: float, threads: ThreadSlots
 ) -> str:
     if tool.is_async:
-        result = await asyncio.wait_for(tool.fn(args, ctx), timeout_s)
+        async with asyncio.timeout(timeout_s):  # runs in this task: no task per call
+            result = await tool.fn(args, ctx)
     else:
         result = await threads.run(tool.name, tool.fn, args, ctx, timeout_s=timeout_s)
     text = result if isinstance(result, str) else str(result)
