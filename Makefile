@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo chaos test lint install clean
+.PHONY: demo chaos bench test lint install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ demo: install
 # Kill -9 each part of the platform under load; CHAOS_ARGS="--conversations 200" for a short run.
 chaos: install
 	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
+# agentstream side by side with baselines (Celery+Redis, plain Kafka, asyncio) in one run;
+# BENCH_ARGS="--quick" for a short smoke run, BENCH_ARGS="--phases hop,fanout" to pick phases.
+bench: install
+	bash scripts/install-bench-tools.sh
+	$(BIN)/python -m bench.suite $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -25,6 +25,7 @@ def main(argv: list[str]) -> int:
         ensure_topics(settings.kafka_bootstrap_servers, topics.core(), **settings.replication)
     )
     metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
+    sys.setswitchinterval(settings.orchestrator_switch_interval_s)
     app = build_app(settings)
     Orchestrator(app, settings)
     # faust's own CLI runs the worker; info level avoids its spinner and debug logging.

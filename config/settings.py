@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     """Replicas that must have a write before acks=all succeeds (2 with replication 3)."""
 
     orchestrator_app_id: str = "agentstream-orchestrator"
+    orchestrator_switch_interval_s: float = Field(default=0.0005, gt=0)
+    """How long a thread may hold the GIL while another waits (Python's default: 5 ms).
+    faust fetches in its own thread and hands records over to the agent's; with the
+    default, a record could wait up to 5 ms per hand-over behind the busy thread."""
     timer_interval_s: float = 0.1
 
     metrics_port: int | None = None
