@@ -23,10 +23,15 @@ class Encoded:
     def __init__(self, transition: Transition, state_changed: bool) -> None:
         self.state: bytes | None = None
         if state_changed and transition.state is not None:
-            # A finished record leaves out what it lacks (its reply topic, mostly): it is
-            # kept for the retention, so its size is what memory per conversation is.
-            exclude_none = isinstance(transition.state, FinishedConversation)
-            self.state = transition.state.model_dump_json(exclude_none=exclude_none).encode()
+            # Fields at their defaults are left out (they come back on load): the table
+            # holds every conversation's bytes in memory, so their size is most of the
+            # memory a conversation takes. A finished record keeps its `kind` (not the
+            # default), so it leaves out only what it lacks.
+            state = transition.state
+            if isinstance(state, FinishedConversation):
+                self.state = state.model_dump_json(exclude_none=True).encode()
+            else:
+                self.state = state.model_dump_json(exclude_defaults=True).encode()
             if len(self.state) > MAX_PAYLOAD_BYTES:
                 raise TooLarge("state", len(self.state))
         self.emits: list[bytes] = []

@@ -137,9 +137,9 @@ Stored = Annotated[
 STORED: TypeAdapter[ConversationState | FinishedConversation] = TypeAdapter(Stored)
 
 
-Stored = ConversationState | FinishedConversation
+StoredState = ConversationState | FinishedConversation
 
 
-def load_stored(raw: bytes) -> Stored:
+def load_stored(raw: bytes) -> StoredState:
     """Decode a table value of either kind."""
     return STORED.validate_json(raw)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from agents.encoded import Encoded
 from agents.machine import Context, step
 from agents.policy import Defaults
 from agentstream.stack import Stack
@@ -21,8 +22,7 @@ from config.settings import Settings
 from monitoring.scrape import scrape_sum
 from tests.support.kafka import create_topic
 from tests.support.wire import Wire
-from topics.codec import encode
-from topics.messages import AgentRequest, ModelCall
+from topics.messages import AgentRequest
 from topics.names import MAX_PAYLOAD_BYTES, Topics
 
 pytestmark = pytest.mark.integration
@@ -112,8 +112,9 @@ def _overhead(settings: Settings) -> int:
     request = AgentRequest(conversation_id="x" * 12, prompt="", timeout_s=60)
     t = step(None, request, Context(now=1.7e9, defaults=defaults, registry={}))
     assert t.state is not None
-    (call,) = [e.message for e in t.emits if isinstance(e.message, ModelCall)]
-    return max(len(t.state.model_dump_json()), len(encode(call)))
+    encoded = Encoded(t, state_changed=True)  # the bytes the orchestrator would write
+    assert encoded.state is not None
+    return max(len(encoded.state), *map(len, encoded.emits))
 
 
 @pytest.mark.parametrize("prompt_bytes", [4_500_000, 7_900_000])
