@@ -28,7 +28,7 @@ from topics.messages import DeadLetter
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 200
-FETCH_MAX_WAIT_MS = 100
+FETCH_MAX_WAIT_MS = 20
 """Upper bound a fetch waits on an idle topic; data arriving meanwhile returns at once."""
 FULL_POOL_WAIT_S = 1.0
 COMMIT_INTERVAL_S = 0.2
