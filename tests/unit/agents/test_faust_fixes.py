@@ -105,3 +105,20 @@ async def test_while_a_reseek_is_due_only_changelog_records_are_delivered(
     got = [(tp, m.offset) async for tp, m in c.getmany(1.0)]
     assert got == [(RESTORED, 9)]
     assert c._reseek_due
+
+
+async def test_the_orchestrator_consumer_long_polls_briefly() -> None:
+    """faust builds its aiokafka consumer with a 1.5 s fetch wait; the installed thread
+    shortens it, so records left out of a fetch in flight wait at most that long."""
+    from agents.faust_app import build_app
+    from agents.faust_fixes import FETCH_MAX_WAIT_MS, ConsumerThread
+    from config.settings import Settings
+
+    app = build_app(Settings(topic_prefix="unit."))
+    thread = app.consumer._thread
+    assert isinstance(thread, ConsumerThread)
+    kafka = thread._create_worker_consumer(app.transport)
+    try:
+        assert kafka._fetch_max_wait_ms == FETCH_MAX_WAIT_MS < 1500
+    finally:
+        await kafka.stop()
