@@ -26,6 +26,7 @@ from aiokafka.structs import ConsumerRecord
 
 from topics import clients
 from topics.codec import read_envelope
+from topics.connection import Target
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ _partitioner = DefaultPartitioner()
 class ResponseLog:
     """Reads the default response topic's recent past on demand (no consumer group)."""
 
-    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
+    def __init__(self, bootstrap: Target, topic: str, partitions: int) -> None:
         self._bootstrap, self.topic, self._partitions = bootstrap, topic, partitions
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()

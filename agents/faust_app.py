@@ -11,6 +11,7 @@ from agents.faust_fixes import install
 from config.settings import Settings
 from topics.admin import durability_config
 from topics.codec import COMPRESSION
+from topics.connection import Connection
 from topics.names import CONVERSATION_PARTITIONS, MAX_MESSAGE_BYTES
 
 SESSION_TIMEOUT_S = 6.0
@@ -33,6 +34,7 @@ def faust_datadir(name: str) -> Path:
 def build_app(settings: Settings) -> faust.App:
     """The orchestrator app, configured on purpose rather than by Faust's defaults."""
     brokers = ";".join(f"kafka://{b}" for b in settings.kafka_bootstrap_servers.split(","))
+    credentials = broker_credentials(settings.kafka)
     app = faust.App(
         app_id(settings),
         broker=brokers,
@@ -53,11 +55,26 @@ def build_app(settings: Settings) -> faust.App:
         producer_max_request_size=MAX_MESSAGE_BYTES,
         consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         consumer_auto_offset_reset="earliest",
+        broker_credentials=credentials,
         key_serializer="raw",
         value_serializer="raw",
     )
     install(app)  # faust #596: re-read records lost in recovery
     return app
+
+
+def broker_credentials(kafka: Connection) -> faust.types.auth.CredentialsT | None:
+    """The connection's TLS and SASL settings in faust's terms (it passes them to aiokafka)."""
+    if kafka.uses_sasl:
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password,
+            ssl_context=kafka.ssl_context(),
+            mechanism=kafka.sasl_mechanism,
+        )
+    if kafka.uses_tls:
+        return faust.SSLCredentials(kafka.ssl_context())
+    return None
 
 
 def changelog_config(settings: Settings) -> dict[str, str]:

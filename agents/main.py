@@ -21,9 +21,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     topics = Topics(settings.topic_prefix)
-    asyncio.run(
-        ensure_topics(settings.kafka_bootstrap_servers, topics.core(), **settings.replication)
-    )
+    asyncio.run(ensure_topics(settings.kafka, topics.core(), **settings.replication))
     metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
     sys.setswitchinterval(settings.orchestrator_switch_interval_s)
     app = build_app(settings)

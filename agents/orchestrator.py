@@ -59,9 +59,7 @@ class Orchestrator:
     def __init__(self, app: faust.App, settings: Settings) -> None:
         self.app, self.settings = app, settings
         self.topics = Topics(settings.topic_prefix)
-        self.registry = RegistryView(
-            settings.kafka_bootstrap_servers, self.topics.tool_registry.name
-        )
+        self.registry = RegistryView(settings.kafka, self.topics.tool_registry.name)
         self.pricing = Pricing.load(settings.prices_file)
         self.deadlines = DeadlineIndex()
         self.states = StateCache()
@@ -71,7 +69,7 @@ class Orchestrator:
         )
         self._sender: Sender | None = None
         self.answers = ResponseLog(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             self.topics.agent_responses.name,
             self.topics.agent_responses.partitions,
         )
@@ -98,9 +96,7 @@ class Orchestrator:
     @property
     def sender(self) -> Sender:
         if self._sender is None:
-            directory = TopicDirectory(
-                self.settings.kafka_bootstrap_servers, self.settings.produce_timeout_s
-            )
+            directory = TopicDirectory(self.settings.kafka, self.settings.produce_timeout_s)
             self._sender = Sender(
                 self.app.producer,
                 directory,

@@ -16,6 +16,7 @@ import logging
 from agents.schemas import schema_error
 from monitoring import metrics
 from topics.codec import DecodeError, decode
+from topics.connection import Target
 from topics.follow import follow
 from topics.messages import ToolSpec
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 class RegistryView:
     """tool name -> latest ToolSpec, kept current by tailing the registry topic."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: Target, topic: str) -> None:
         self.tools: dict[str, ToolSpec] = {}
         self.ready = asyncio.Event()
         self._bootstrap, self._topic = bootstrap, topic

@@ -31,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from monitoring import metrics
 from topics import clients
 from topics.codec import encode
+from topics.connection import Target
 from topics.messages import AgentResponse
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class TopicDirectory:
     MISSING_TTL_S = 10.0
     """A topic found missing is answered from memory this long (no listing per request)."""
 
-    def __init__(self, bootstrap: str, timeout_s: float) -> None:
+    def __init__(self, bootstrap: Target, timeout_s: float) -> None:
         self._bootstrap, self._timeout_s = bootstrap, timeout_s
         self._names: set[str] = set()
         self._missing: dict[str, float] = {}

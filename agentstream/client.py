@@ -29,8 +29,8 @@ class AgentClient:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
-        self.producer = clients.producer(settings.kafka_bootstrap_servers)
-        self.consumer = clients.consumer(settings.kafka_bootstrap_servers, fetch_max_wait_ms=50)
+        self.producer = clients.producer(settings.kafka)
+        self.consumer = clients.consumer(settings.kafka, fetch_max_wait_ms=50)
 
     async def start(self) -> None:
         """Connect and position at the end of events and responses (so nothing is missed).
@@ -40,7 +40,7 @@ class AgentClient:
         topics (a broker's auto-creation would give them the wrong partition count).
         """
         bootstrap, timeout_s = (
-            self.settings.kafka_bootstrap_servers,
+            self.settings.kafka,
             self.settings.connect_timeout_s,
         )
         try:

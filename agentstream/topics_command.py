@@ -23,9 +23,7 @@ def main(argv: list[str]) -> int:
         for spec in specs:
             print(f"{spec.name}\tpartitions={spec.partitions}\t{spec.config}")
         return 0
-    created = asyncio.run(
-        ensure_topics(settings.kafka_bootstrap_servers, specs, **settings.replication)
-    )
+    created = asyncio.run(ensure_topics(settings.kafka, specs, **settings.replication))
     print(
         f"created {len(created)} topics"
         + (f": {', '.join(created)}" if created else " (all existed)")

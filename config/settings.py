@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from topics.connection import Connection, SaslMechanism, SecurityProtocol
 from topics.reply_topics import DEFAULT_REPLY_TOPIC_PATTERNS
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
@@ -32,6 +34,19 @@ class Settings(BaseSettings):
             "AGENTSTREAM_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
         ),
     )
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    """PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)."""
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    """SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN, with the SASL protocols."""
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_password_file: Path | None = None
+    """Read the password from this file (a mounted secret) instead of the environment."""
+    kafka_ssl_cafile: str | None = None
+    """PEM file of the CA that signed the brokers' certificates (else the system's CAs)."""
+    kafka_ssl_certfile: str | None = None
+    """PEM client certificate, for brokers that require mutual TLS (with its key file)."""
+    kafka_ssl_keyfile: str | None = None
     topic_prefix: str = ""
     """Namespace for every topic and consumer group, so test runs never share state."""
 
@@ -102,6 +117,43 @@ class Settings(BaseSettings):
             "replication_factor": self.replication_factor,
             "min_insync_replicas": self.min_insync_replicas,
         }
+
+    @property
+    def kafka(self) -> Connection:
+        """How every client of this process connects to Kafka."""
+        password = self.kafka_sasl_password
+        return Connection(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=password.get_secret_value() if password is not None else None,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+        )
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Settings:
+        """Read a password file, and refuse a half-configured security setup at startup."""
+        if self.kafka_sasl_password_file is not None:
+            if self.kafka_sasl_password is not None:
+                raise ValueError(
+                    "set AGENTSTREAM_KAFKA_SASL_PASSWORD or AGENTSTREAM_KAFKA_SASL_PASSWORD_FILE, "
+                    "not both"
+                )
+            try:
+                text = self.kafka_sasl_password_file.read_text().rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(
+                    f"AGENTSTREAM_KAFKA_SASL_PASSWORD_FILE cannot be read: {exc.strerror}"
+                ) from None
+            self.kafka_sasl_password = SecretStr(text)
+        try:
+            self.kafka  # noqa: B018  # validates the combination
+        except ValueError as exc:
+            raise ValueError(f"Kafka security settings: {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _anthropic_backend_has_a_key(self) -> Settings:

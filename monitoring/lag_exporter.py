@@ -21,7 +21,7 @@ class LagExporter:
     """Reads end offsets and committed offsets of the platform's topics and groups."""
 
     def __init__(self, settings: Settings) -> None:
-        self._bootstrap = settings.kafka_bootstrap_servers
+        self._bootstrap = settings.kafka
         self._prefix = settings.topic_prefix
         self._admin = clients.admin(self._bootstrap)
         self._offsets = clients.consumer(self._bootstrap, group_id=None)

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from monitoring import metrics
 from tool_workers.runtime import Outgoing
 from topics.codec import DecodeError, decode, encode, encode_key
+from topics.connection import Target
 from topics.follow import follow
 from topics.messages import CallJournalEntry, ToolCall, ToolResult
 from topics.names import TopicSpec
@@ -76,7 +77,7 @@ class Journal:
     `ready` is set once caught up, and the worker takes no call before that.
     """
 
-    def __init__(self, bootstrap: str, spec: TopicSpec, producer: AIOKafkaProducer) -> None:
+    def __init__(self, bootstrap: Target, spec: TopicSpec, producer: AIOKafkaProducer) -> None:
         self.topic, self._partitions = spec.name, spec.partitions
         self.ready = asyncio.Event()
         self._bootstrap = bootstrap

@@ -172,7 +172,7 @@ def make_handler(settings: Settings, caller: ModelCaller):
 async def serve(settings: Settings, concurrency: int) -> None:
     topics = Topics(settings.topic_prefix)
     await ensure_topics(
-        settings.kafka_bootstrap_servers,
+        settings.kafka,
         [topics.model_calls, topics.agent_steps, topics.dead_letters],
         **settings.replication,
     )
@@ -180,7 +180,7 @@ async def serve(settings: Settings, concurrency: int) -> None:
     client = make_client(settings)
     caller = ModelCaller(settings, client, me)
     consumer = CallConsumer(
-        bootstrap=settings.kafka_bootstrap_servers,
+        bootstrap=settings.kafka,
         topic=topics.model_calls.name,
         group=topics.model_group,
         handler=make_handler(settings, caller),

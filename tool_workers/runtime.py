@@ -23,6 +23,7 @@ from aiokafka.structs import ConsumerRecord
 from tool_workers.offsets import ContiguousOffsets
 from topics import clients
 from topics.codec import DecodeError, M, decode, encode, encode_key
+from topics.connection import Target
 from topics.messages import DeadLetter
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class CallConsumer:
     def __init__(
         self,
         *,
-        bootstrap: str,
+        bootstrap: Target,
         topic: str,
         group: str,
         handler: Handler,

@@ -27,13 +27,14 @@ from tool_workers.threads import ThreadSlots
 from topics import clients
 from topics.admin import ensure_topics
 from topics.codec import encode, encode_key
+from topics.connection import Target
 from topics.messages import ToolCall, ToolResult, ToolSpec
 from topics.names import Topics
 
 log = logging.getLogger(__name__)
 
 
-async def publish_spec(bootstrap: str, prefix: str, spec: ToolSpec) -> None:
+async def publish_spec(bootstrap: Target, prefix: str, spec: ToolSpec) -> None:
     """Announce a tool on the compacted registry topic so orchestrators can offer it."""
     producer = clients.producer(bootstrap)
     await producer.start()
@@ -96,13 +97,13 @@ async def serve(settings: Settings, tool: ToolDef, concurrency: int) -> None:
     topics = Topics(settings.topic_prefix)
     specs = [topics.tool_calls(tool.name), topics.tool_registry, topics.agent_steps]
     specs += [topics.dead_letters, *([] if tool.idempotent else [topics.tool_journal(tool.name)])]
-    await ensure_topics(settings.kafka_bootstrap_servers, specs, **settings.replication)
-    await publish_spec(settings.kafka_bootstrap_servers, settings.topic_prefix, tool.spec())
+    await ensure_topics(settings.kafka, specs, **settings.replication)
+    await publish_spec(settings.kafka, settings.topic_prefix, tool.spec())
     me = worker_id()
     threads = ThreadSlots(concurrency)
     journal, follower = await _open_journal(settings, tool)
     consumer = CallConsumer(
-        bootstrap=settings.kafka_bootstrap_servers,
+        bootstrap=settings.kafka,
         topic=topics.tool_calls(tool.name).name,
         group=topics.tool_group(tool.name),
         handler=make_handler(settings, tool, me, threads, journal),
@@ -135,10 +136,10 @@ async def _open_journal(
     """For a tool that is not idempotent: its journal, caught up before any call is taken."""
     if tool.idempotent:
         return None, None
-    producer = clients.producer(settings.kafka_bootstrap_servers)
+    producer = clients.producer(settings.kafka)
     await producer.start()
     spec = Topics(settings.topic_prefix).tool_journal(tool.name)
-    journal = Journal(settings.kafka_bootstrap_servers, spec, producer)
+    journal = Journal(settings.kafka, spec, producer)
     follower = asyncio.create_task(journal.run())
     ready = asyncio.ensure_future(journal.ready.wait())
     await asyncio.wait(

@@ -11,6 +11,7 @@ from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from topics import clients
+from topics.connection import Target
 from topics.names import Topics, TopicSpec
 
 T = TypeVar("T")
@@ -25,7 +26,7 @@ class MissingTopics(LookupError):
     """Topics the platform needs do not exist (and are never auto-created by clients)."""
 
 
-async def within(work: Awaitable[T], timeout_s: float, bootstrap: str) -> T:
+async def within(work: Awaitable[T], timeout_s: float, bootstrap: Target) -> T:
     """Await a connection step, turning a hang or refusal into BrokerUnavailable."""
     try:
         return await asyncio.wait_for(work, timeout_s)
@@ -42,7 +43,7 @@ def durability_config(min_insync_replicas: int) -> dict[str, str]:
 
 
 async def ensure_topics(
-    bootstrap: str,
+    bootstrap: Target,
     specs: list[TopicSpec],
     timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     *,

@@ -1,8 +1,10 @@
 """The one place Kafka clients are built, so every process connects the same way.
 
-Callers pass what is theirs (group, offsets, timeouts); what every client of the
-platform shares (the bootstrap servers, message size limits, the producer's delivery
-guarantees) is set here.
+A `Connection` (`topics.connection`) says how to reach the cluster. Callers pass what
+is theirs (group, offsets, timeouts); what every client of the platform shares (the
+connection, message size limits, the producer's delivery guarantees) is set here. A
+plain string is taken as the bootstrap servers of an unsecured cluster, so tools and
+tests can pass one.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from topics.codec import COMPRESSION
+from topics.connection import Target, connection
 from topics.names import MAX_MESSAGE_BYTES
 
 
-def producer(bootstrap: str, **options: Any) -> AIOKafkaProducer:
+def producer(target: Target, **options: Any) -> AIOKafkaProducer:
     """Idempotent, acks=all, no linger, zstd batches, large messages allowed."""
     settings: dict[str, Any] = {
         "enable_idempotence": True,
@@ -26,18 +29,18 @@ def producer(bootstrap: str, **options: Any) -> AIOKafkaProducer:
         "max_request_size": MAX_MESSAGE_BYTES,
         **options,
     }
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, **settings)
+    return AIOKafkaProducer(**connection(target).options(), **settings)
 
 
-def consumer(bootstrap: str, *topics: str, **options: Any) -> AIOKafkaConsumer:
+def consumer(target: Target, *topics: str, **options: Any) -> AIOKafkaConsumer:
     """Manual commits and room for the largest message unless the caller says otherwise."""
     settings: dict[str, Any] = {
         "enable_auto_commit": False,
         "max_partition_fetch_bytes": MAX_MESSAGE_BYTES,
         **options,
     }
-    return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, **settings)
+    return AIOKafkaConsumer(*topics, **connection(target).options(), **settings)
 
 
-def admin(bootstrap: str, **options: Any) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options)
+def admin(target: Target, **options: Any) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**connection(target).options(), **options)

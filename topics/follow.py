@@ -13,10 +13,11 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from topics import clients
+from topics.connection import Target
 
 
 async def follow(
-    bootstrap: str,
+    bootstrap: Target,
     topic: str,
     partitions: int,
     apply: Callable[[bytes | None, bytes | None], None],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -94,3 +96,31 @@ def test_the_local_server_is_not_rate_limited_and_the_real_api_is() -> None:
     assert real.model_rate_limit == 50.0
     chosen = Settings(model_backend="local", model_requests_per_s=7)
     assert chosen.model_rate_limit == 7
+
+
+def test_kafka_security_settings_build_the_connection_and_hide_the_password() -> None:
+    settings = Settings(
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-256",
+        kafka_sasl_username="worker-calculator",
+        kafka_sasl_password="s3cret",
+    )
+    assert settings.kafka.options()["sasl_plain_password"] == "s3cret"
+    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings.kafka)
+
+
+def test_the_password_can_come_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("from-a-file\n")
+    settings = Settings(
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="PLAIN",
+        kafka_sasl_username="u",
+        kafka_sasl_password_file=secret,
+    )
+    assert settings.kafka.sasl_password == "from-a-file"
+
+
+def test_a_half_configured_kafka_security_fails_at_startup() -> None:
+    with pytest.raises(ValidationError, match="Kafka security settings"):
+        Settings(kafka_security_protocol="SASL_SSL")
