@@ -17,6 +17,7 @@ from pathlib import Path
 from agentstream.broker import free_port
 from agentstream.processes import Spawned, is_alive, signal_pid, spawn, stop_pid
 from topics.admin import ensure_topics, platform_topics
+from topics.connection import Target
 from topics.names import Topics
 
 CLI = [sys.executable, "-m", "agentstream.cli"]
@@ -27,7 +28,8 @@ MARKER = "agentstream.cli"
 class StackConfig:
     """What to run: which tools with how many worker processes, and against what."""
 
-    bootstrap: str
+    bootstrap: Target
+    """The cluster: a Connection (secured clusters) or its bootstrap servers."""
     prefix: str
     log_dir: Path
     tools: dict[str, int]
@@ -72,7 +74,7 @@ class Stack:
         env = {
             **os.environ,
             **self.config.env,
-            "KAFKA_BOOTSTRAP_SERVERS": self.config.bootstrap,
+            "KAFKA_BOOTSTRAP_SERVERS": str(self.config.bootstrap),
             "AGENTSTREAM_TOPIC_PREFIX": self.config.prefix,
             "PYTHONUNBUFFERED": "1",
         }
