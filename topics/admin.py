@@ -31,6 +31,14 @@ async def within(work: Awaitable[T], timeout_s: float, bootstrap: Target) -> T:
     try:
         return await asyncio.wait_for(work, timeout_s)
     except (TimeoutError, KafkaConnectionError, OSError) as exc:
+        refused = await clients.refusal(bootstrap)
+        if refused is not None:
+            kafka = clients.connection(bootstrap)
+            who = kafka.sasl_username or "a TLS client"
+            raise BrokerUnavailable(
+                f"Kafka at {kafka} refused the connection as {who} ({refused}); "
+                "check the credentials and the CA"
+            ) from exc
         raise BrokerUnavailable(
             f"no Kafka broker answered at {bootstrap} within {timeout_s:g}s "
             f"({type(exc).__name__}); is it running? (`agentstream broker start`)"

@@ -9,6 +9,8 @@ tests can pass one.
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -44,3 +46,28 @@ def consumer(target: Target, *topics: str, **options: Any) -> AIOKafkaConsumer:
 
 def admin(target: Target, **options: Any) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(**connection(target).options(), **options)
+
+
+async def refusal(target: Target, timeout_s: float = 10.0) -> str | None:
+    """Why a secured broker refused this connection (TLS or SASL), None if it did not.
+
+    aiokafka reports any failed bootstrap as "unable to bootstrap"; one direct connection
+    to the first bootstrap server says whether it was the certificate or the password.
+    """
+    from aiokafka.conn import create_conn
+
+    kafka = connection(target)
+    if not (kafka.uses_sasl or kafka.uses_tls):
+        return None
+    host, _, port = kafka.bootstrap_servers.split(",")[0].rpartition(":")
+    options = {k: v for k, v in kafka.options().items() if k != "bootstrap_servers"}
+    try:
+        conn = await asyncio.wait_for(create_conn(host, int(port), **options), timeout_s)
+    except (TimeoutError, OSError):
+        return None
+    except Exception as exc:
+        if isinstance(exc, ssl.SSLError) or "Sasl" in type(exc).__name__:
+            return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        return None
+    conn.close()
+    return None

@@ -12,7 +12,9 @@ and the ISR move.
     node       one node's config, storage format, launch and log
     metadata   readiness, partition leader and ISR, by metadata request
     home       status and stop of whatever runs from a home directory, by recorded PID
-    single     `start`: one broker, or a cluster when `nodes` > 1
+    single     `start`: one broker, or a cluster when `nodes` > 1; `start_secured`
+    secure     the secured variant: SASL_SSL with SCRAM users, KRaft's authorizer
+    tls        a throwaway CA and the loopback broker certificate
     cluster    `start_cluster`, `kill_node`, `restart_node`
     cli        `agentstream broker start|stop|status`
 """
@@ -42,7 +44,8 @@ from agentstream.broker.metadata import (
 from agentstream.broker.node import CLUSTER_NODE_JVM, JVM_OPTS, MAIN_CLASS, SINGLE_NODE_JVM
 from agentstream.broker.ports import free_port
 from agentstream.broker.records import BrokerInfo, ClusterInfo, NodeInfo
-from agentstream.broker.single import start
+from agentstream.broker.secure import Secured
+from agentstream.broker.single import start, start_secured
 
 __all__ = [
     "CACHE_DIR",
@@ -61,6 +64,7 @@ __all__ = [
     "ClusterInfo",
     "NodeInfo",
     "PartitionState",
+    "Secured",
     "free_port",
     "kafka_version",
     "kill_node",
@@ -71,6 +75,7 @@ __all__ = [
     "restart_node",
     "start",
     "start_cluster",
+    "start_secured",
     "status",
     "stop",
     "wait_until_ready",

@@ -11,7 +11,8 @@ from agentstream.broker.classpath import DEFAULT_HOME
 from agentstream.broker.errors import BrokerError
 from agentstream.broker.home import status, stop
 from agentstream.broker.records import BrokerInfo, ClusterInfo
-from agentstream.broker.single import start
+from agentstream.broker.secure import ADMIN
+from agentstream.broker.single import start, start_secured
 from agentstream.processes import is_alive
 
 
@@ -48,11 +49,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--nodes", type=int, default=1, help="3 for a KRaft cluster")
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="one node whose only listener is SASL_SSL (SCRAM users, its own CA) with ACLs",
+    )
     args = parser.parse_args(argv)
     if args.nodes < 1:
         parser.error("--nodes must be at least 1")
     try:
-        if args.action == "start":
+        if args.action == "start" and args.secure:
+            began = time.monotonic()
+            info, secured = start_secured(args.home)
+            _print_started(info, began)
+            print(
+                f"SASL_SSL, SCRAM-SHA-512 user {ADMIN} (super user); CA {secured.ca_file}; "
+                f"the admin password is in {args.home / 'secure.json'}"
+            )
+        elif args.action == "start":
             began = time.monotonic()
             _print_started(start(args.home, args.port, args.nodes), began)
         elif args.action == "stop":

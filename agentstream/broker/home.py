@@ -17,6 +17,7 @@ from agentstream.broker.records import (
     read_cluster,
 )
 from agentstream.processes import is_alive, stop_pid
+from topics.connection import Target
 
 STOP_GRACE_S = 20.0
 
@@ -45,7 +46,7 @@ def running(home: Path, nodes: int) -> BrokerInfo | ClusterInfo | None:
     return found
 
 
-def await_ready(home: Path, node_dir: Path, bootstrap: str, pid: int) -> None:
+def await_ready(home: Path, node_dir: Path, bootstrap: Target, pid: int) -> None:
     """Wait for one node; on failure stop everything in `home` and quote the node's log."""
     try:
         wait_until_ready(bootstrap, pid)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from agentstream.broker.errors import BrokerError
 from agentstream.broker.ports import port_open
 from agentstream.processes import is_alive
+from topics import clients
+from topics.connection import Target
 
 STARTUP_TIMEOUT_S = 90.0
 
@@ -22,13 +24,11 @@ class PartitionState:
     isr: list[int]
 
 
-async def _answers_metadata(bootstrap: str) -> bool:
+async def _answers_metadata(bootstrap: Target) -> bool:
     """True once the broker lists at least one broker in a metadata answer."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    if not port_open(bootstrap):
+    if not port_open(str(bootstrap)):
         return False
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    admin = clients.admin(bootstrap, request_timeout_ms=3000)
     try:
         await admin.start()
         cluster = await admin.describe_cluster()
@@ -39,7 +39,7 @@ async def _answers_metadata(bootstrap: str) -> bool:
         await admin.close()
 
 
-def wait_until_ready(bootstrap: str, pid: int, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+def wait_until_ready(bootstrap: Target, pid: int, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
     """Block until the broker answers a metadata request, or raise if it died or timed out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -20,9 +20,16 @@ JVM_OPTS = ("-XX:+UseG1GC", "-Djava.awt.headless=true")
 
 
 def server_properties(
-    node_dir: Path, node_id: int, port: int, controller_port: int, quorum: str, replicas: int
+    node_dir: Path,
+    node_id: int,
+    port: int,
+    controller_port: int,
+    quorum: str,
+    replicas: int,
+    overrides: dict[str, str] | None = None,
 ) -> str:
-    """One node's config; `replicas` > 1 adds the durability defaults a cluster can honour."""
+    """One node's config; `replicas` > 1 adds the durability defaults a cluster can honour,
+    `overrides` replaces entries (the secured listener)."""
     factor, min_isr = str(replicas), str(min(2, replicas))
     props = {
         "process.roles": "broker,controller",
@@ -52,6 +59,7 @@ def server_properties(
             "min.insync.replicas": min_isr,
             "unclean.leader.election.enable": "false",
         }
+    props |= overrides or {}
     return "".join(f"{key}={value}\n" for key, value in props.items())
 
 

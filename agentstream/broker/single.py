@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, overload
 
+from agentstream.broker import secure
 from agentstream.broker.classpath import DEFAULT_HOME, kafka_version, resolve_classpath
 from agentstream.broker.cluster import start_cluster
 from agentstream.broker.errors import BrokerError
@@ -52,3 +54,33 @@ def start(
     write_broker(info)
     await_ready(home, home, info.bootstrap_servers, info.pid)
     return info
+
+
+def start_secured(
+    home: Path, users: Mapping[str, str] | None = None
+) -> tuple[BrokerInfo, secure.Secured]:
+    """Start (or find running) one node whose only client listener is SASL_SSL with SCRAM,
+    behind KRaft's StandardAuthorizer; `users` (name -> password) can log in from the start."""
+    found, secured = running(home, 1), secure.read(home)
+    if found is not None and secured is not None:
+        return found, secured
+    classpath = resolve_classpath()
+    home.mkdir(parents=True, exist_ok=True)
+    port, controller_port = free_port(), free_port()
+    secured = secure.prepare(home, port)
+    overrides = secure.properties(secured, home, controller_port)
+    quorum = f"127.0.0.1:{controller_port}"
+    write_properties(home, server_properties(home, 1, port, controller_port, quorum, 1, overrides))
+    scram = secure.scram_arguments(secured, dict(users or {}))
+    format_storage(classpath, [home], ["--standalone", *scram], SINGLE_NODE_JVM)
+    info = BrokerInfo(
+        pid=launch(classpath, home, SINGLE_NODE_JVM),
+        port=port,
+        controller_port=controller_port,
+        version=kafka_version(classpath),
+        home=str(home),
+    )
+    write_broker(info)
+    secure.record(home, secured)
+    await_ready(home, home, secured.connection(), info.pid)
+    return info, secured

@@ -1,0 +1,126 @@
+"""The platform on a secured broker: SASL_SSL with SCRAM, TLS verified against the
+project's CA, KRaft's StandardAuthorizer refusing what no ACL allows."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka.errors import KafkaError
+
+from agentstream import broker
+from agentstream.broker import Secured
+from agentstream.client import AgentClient
+from agentstream.stack import Stack, StackConfig, wait_for_tools
+from config.settings import Settings
+from topics import clients
+from topics.messages import AgentRequest, AgentResponse
+
+pytestmark = pytest.mark.integration
+GUEST = ("guest", "guest-password-1")
+"""A user who can log in and has no ACL at all."""
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
+    home = tmp_path_factory.mktemp("secured-broker")
+    _, secured = broker.start_secured(home, dict([GUEST]))
+    try:
+        yield secured
+    finally:
+        broker.stop(home)
+
+
+async def test_the_whole_tool_loop_completes_over_sasl_ssl(
+    secured: Secured, tmp_path: Path
+) -> None:
+    prefix = f"sec{uuid.uuid4().hex[:6]}."
+    env = {**secured.env(), "AGENTSTREAM_TOPIC_PREFIX": prefix}
+    stack = Stack(
+        StackConfig(
+            bootstrap=secured.connection(),
+            prefix=prefix,
+            log_dir=tmp_path / "logs",
+            tools={"calculator": 1},
+            metrics=False,
+            env=env,
+        )
+    )
+    await asyncio.to_thread(stack.start)
+    try:
+        await wait_for_tools(secured.connection(), prefix, ["calculator"], 90)
+        settings = Settings(**{"topic_prefix": prefix, **_settings_fields(secured)})
+        client = AgentClient(settings)
+        await client.start()
+        try:
+            request = AgentRequest(
+                conversation_id=f"sec-{uuid.uuid4().hex[:8]}",
+                prompt="compute 6*7",
+                tools=["calculator"],
+            )
+            await client.submit(request)
+            answers = [
+                item
+                async for item in client.follow({request.conversation_id}, timeout_s=120)
+                if isinstance(item, AgentResponse)
+            ]
+        finally:
+            await client.stop()
+        assert [a.status for a in answers] == ["completed"]
+        assert "42" in answers[0].text
+    finally:
+        stack.stop()
+
+
+def _settings_fields(secured: Secured) -> dict[str, str]:
+    kafka = secured.connection()
+    return {
+        "kafka_bootstrap_servers": kafka.bootstrap_servers,
+        "kafka_security_protocol": kafka.security_protocol,
+        "kafka_sasl_mechanism": str(kafka.sasl_mechanism),
+        "kafka_sasl_username": str(kafka.sasl_username),
+        "kafka_sasl_password": str(kafka.sasl_password),
+        "kafka_ssl_cafile": secured.ca_file,
+    }
+
+
+async def test_a_client_without_tls_and_sasl_cannot_use_the_broker(secured: Secured) -> None:
+    producer = clients.producer(f"127.0.0.1:{secured.port}", request_timeout_ms=3000)
+    with pytest.raises(KafkaError):
+        await asyncio.wait_for(producer.start(), 20)
+    await producer.stop()
+
+
+async def test_a_user_without_acls_may_not_write(secured: Secured) -> None:
+    producer = clients.producer(secured.connection(*GUEST))
+    try:
+        with pytest.raises(KafkaError, match="Authorization"):
+            await asyncio.wait_for(producer.start(), 20)
+    finally:
+        await producer.stop()
+
+
+def test_a_wrong_password_fails_at_start_with_one_line(secured: Secured) -> None:
+    env = {**secured.env("admin", "not-the-password"), "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "agentstream.cli", "topics", "create"],
+        env={**_base_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("agentstream topics")]
+    assert len(errors) == 1, done.stderr[-2000:]
+    assert "SaslAuthenticationFailed" in errors[0]
+    assert "not-the-password" not in done.stdout + done.stderr
+
+
+def _base_env() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if not key.startswith("AGENTSTREAM")}
