@@ -88,7 +88,9 @@ async def test_every_stop_reason_is_handled(
 async def test_a_worker_stops_a_call_at_its_deadline(client: AgentClient) -> None:
     response, events = await run(client, "stall 5 seconds", tools=["stall"])
     assert response.status == "completed"
-    (result,) = tool_results(response)
+    results = tool_results(response)
+    assert len(results) == 1, (response.model_dump(), [e.model_dump() for e in events])
+    (result,) = results
     assert result["is_error"] is True and "TimeoutError" in result["content"]
     (finished,) = [e for e in events if e.type == "tool_finished"]
     assert (finished.duration_s or 0) < 5, "cut at its 1 s deadline, not after the 5 s stall"
