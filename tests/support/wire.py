@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from tests.support.waiting import wait_until
+from topics.connection import Target, connection
 from topics.names import Topics
 
 
@@ -20,7 +21,8 @@ from topics.names import Topics
 class Wire:
     """Publish raw records; collect everything written to the watched topics since start."""
 
-    bootstrap: str
+    bootstrap: Target
+    """The cluster; a Connection reaches a secured one (plain aiokafka clients either way)."""
     topics: Topics
     watched: list[str] = field(default_factory=list)
     records: dict[str, list[ConsumerRecord]] = field(default_factory=dict)
@@ -31,11 +33,10 @@ class Wire:
             self.topics.agent_events.name,
             self.topics.dead_letters.name,
         ]
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, max_request_size=16 * 1024 * 1024
-        )
+        kafka = connection(self.bootstrap).options()
+        self.producer = AIOKafkaProducer(**kafka, max_request_size=16 * 1024 * 1024)
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **kafka,
             fetch_max_wait_ms=50,
             max_partition_fetch_bytes=16 * 1024 * 1024,
             enable_auto_commit=False,
@@ -52,7 +53,7 @@ class Wire:
 
     async def _partitions(self, topics: list[str]) -> list[TopicPartition]:
         """Every partition of `topics`, from the broker (reply topics have any count)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(**connection(self.bootstrap).options())
         await admin.start()
         try:
             described = await admin.describe_topics(topics)
