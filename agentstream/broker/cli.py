@@ -52,7 +52,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--secure",
         action="store_true",
-        help="one node whose only listener is SASL_SSL (SCRAM users, its own CA) with ACLs",
+        help="one node whose only client listener is SASL_SSL (SCRAM users, its own CA), "
+        "behind KRaft's authorizer",
     )
     args = parser.parse_args(argv)
     if args.nodes < 1:

@@ -37,13 +37,24 @@ def start(
     found = running(home, 1)
     if found is not None:
         return found
+    info = _boot(home, port or free_port(), free_port())
+    await_ready(home, home, info.bootstrap_servers, info.pid)
+    return info
+
+
+def _boot(
+    home: Path,
+    port: int,
+    controller_port: int,
+    overrides: dict[str, str] | None = None,
+    format_args: list[str] | None = None,
+) -> BrokerInfo:
+    """Write one node's config, format its storage, launch it and record it (not ready yet)."""
     classpath = resolve_classpath()
     home.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    controller_port = free_port()
     quorum = f"127.0.0.1:{controller_port}"
-    write_properties(home, server_properties(home, 1, port, controller_port, quorum, 1))
-    format_storage(classpath, [home], ["--standalone"], SINGLE_NODE_JVM)
+    write_properties(home, server_properties(home, 1, port, controller_port, quorum, 1, overrides))
+    format_storage(classpath, [home], ["--standalone", *(format_args or [])], SINGLE_NODE_JVM)
     info = BrokerInfo(
         pid=launch(classpath, home, SINGLE_NODE_JVM),
         port=port,
@@ -52,7 +63,6 @@ def start(
         home=str(home),
     )
     write_broker(info)
-    await_ready(home, home, info.bootstrap_servers, info.pid)
     return info
 
 
@@ -64,23 +74,11 @@ def start_secured(
     found, secured = running(home, 1), secure.read(home)
     if found is not None and secured is not None:
         return found, secured
-    classpath = resolve_classpath()
-    home.mkdir(parents=True, exist_ok=True)
     port, controller_port = free_port(), free_port()
     secured = secure.prepare(home, port)
     overrides = secure.properties(secured, home, controller_port)
-    quorum = f"127.0.0.1:{controller_port}"
-    write_properties(home, server_properties(home, 1, port, controller_port, quorum, 1, overrides))
     scram = secure.scram_arguments(secured, dict(users or {}))
-    format_storage(classpath, [home], ["--standalone", *scram], SINGLE_NODE_JVM)
-    info = BrokerInfo(
-        pid=launch(classpath, home, SINGLE_NODE_JVM),
-        port=port,
-        controller_port=controller_port,
-        version=kafka_version(classpath),
-        home=str(home),
-    )
-    write_broker(info)
+    info = _boot(home, port, controller_port, overrides, scram)
     secure.record(home, secured)
     await_ready(home, home, secured.connection(), info.pid)
     return info, secured
