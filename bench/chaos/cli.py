@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import signal
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import chaos
@@ -18,6 +15,7 @@ from bench.chaos.paths import LOG_ROOT, RESULTS_DIR
 from bench.chaos.report import table, write_results
 from bench.chaos.runner import run_scenario
 from bench.chaos.scenarios import DEFAULT_SCENARIOS, SCENARIOS
+from bench.harness import begin_run
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -37,20 +35,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM unwinds like Ctrl-C, so every `finally` stops what this run started."""
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen scenarios in turn; exit 1 unless every one kept every invariant."""
-    signal.signal(signal.SIGTERM, _interrupt)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    # The harness's own clients retry through new topics' leader elections and broker
-    # restarts; what matters is measured from the answers, not from their log lines.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    stamp = begin_run()
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     load = Load(args.conversations, args.rate, args.timeout, seed=args.seed)
     log_root = args.log_dir or LOG_ROOT / stamp
     shared: list[LocalBroker] = []

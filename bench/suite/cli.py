@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import platform as host
 import shutil
-import signal
 import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ import bench.suite
 from agentstream import broker
 from bench.chaos.brokers import LocalBroker
 from bench.chaos.paths import RESULTS_DIR, ROOT
+from bench.harness import begin_run, utc_stamp
 from bench.suite import fanout, hop, memory, scale_out, throughput
 from bench.suite.platform import RUNNING, Bench
 from bench.suite.report import PhaseResult, as_json, markdown, results_page, write_json
@@ -76,11 +74,6 @@ def machine(kafka_version: str) -> dict[str, Any]:
     }
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM unwinds like Ctrl-C, so every `finally` stops what this run started."""
-    raise KeyboardInterrupt
-
-
 def run_phases(names: list[str], bench: Bench) -> list[PhaseResult]:
     """Each phase in its own event loop; a failing phase is recorded and the next one runs."""
     results = []
@@ -125,11 +118,8 @@ def report(results: list[PhaseResult], doc: dict[str, Any], stamp: str, docs: bo
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen phases; exit 1 when a phase failed (a target not met is reported)."""
-    signal.signal(signal.SIGTERM, _interrupt)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    stamp = begin_run()
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_root = args.log_dir or LOG_ROOT / stamp
     print(f"platform logs: {log_root}", flush=True)
     local = LocalBroker.start()
@@ -142,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         local.stop()
     doc = {
         "started_at": stamp,
-        "finished_at": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+        "finished_at": utc_stamp(),
         "quick": args.quick,
         "phases_run": args.phases,
         "log_dir": str(log_root),
