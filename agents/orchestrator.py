@@ -59,7 +59,7 @@ class Orchestrator:
     def __init__(self, app: faust.App, settings: Settings) -> None:
         self.app, self.settings = app, settings
         self.topics = Topics(settings.topic_prefix)
-        self.registry = RegistryView(settings.kafka, self.topics.tool_registry.name)
+        self.registry = RegistryView(settings.kafka, self.topics)
         self.pricing = Pricing.load(settings.prices_file)
         self.deadlines = DeadlineIndex()
         self.states = StateCache()

@@ -168,12 +168,12 @@ class Stack:
 
 
 async def wait_for_tools(
-    bootstrap: str, prefix: str, tools: list[str], timeout_s: float = 60.0
+    bootstrap: Target, prefix: str, tools: list[str], timeout_s: float = 60.0
 ) -> None:
     """Block until every tool has published its spec on the registry topic."""
     from agents.registry_view import RegistryView
 
-    view = RegistryView(bootstrap, Topics(prefix).tool_registry.name)
+    view = RegistryView(bootstrap, Topics(prefix))
     task = asyncio.create_task(view.run())
     deadline = time.monotonic() + timeout_s
     try:

@@ -94,7 +94,7 @@ OVERSIZED = Counter(
 )
 REGISTRY_REJECTED = Counter(
     "agentstream_registry_entries_rejected_total",
-    "tool.registry entries ignored as invalid, by reason.",
+    "Tool registry entries ignored as invalid, by reason.",
     ["reason"],
 )
 MODEL_RESULTS_DROPPED = Counter(

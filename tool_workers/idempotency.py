@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Literal
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from monitoring import metrics
 from tool_workers.runtime import Outgoing
@@ -78,7 +78,7 @@ class Journal:
     """
 
     def __init__(self, bootstrap: Target, spec: TopicSpec, producer: AIOKafkaProducer) -> None:
-        self.topic, self._partitions = spec.name, spec.partitions
+        self.topic = spec.name
         self.ready = asyncio.Event()
         self._bootstrap = bootstrap
         self._producer = producer
@@ -151,21 +151,14 @@ class Journal:
                 self._prune(time.time())
                 pruned[0] = time.monotonic()
 
-        await follow(
-            self._bootstrap,
-            self.topic,
-            self._partitions,
-            self._apply,
-            loaded,
-            after_poll,
-            self._read_upto,
-        )
+        await follow(self._bootstrap, self.topic, self._apply, loaded, after_poll)
 
-    def _apply(self, _key: bytes | None, value: bytes | None) -> None:
-        if value is None:
+    def _apply(self, record: ConsumerRecord) -> None:
+        self._read_upto[record.partition] = record.offset + 1
+        if record.value is None:
             return
         try:
-            entry = decode(value, CallJournalEntry)
+            entry = decode(record.value, CallJournalEntry)
         except DecodeError as exc:
             log.warning("Ignoring an unreadable journal record: %s.", str(exc)[:300])
             return

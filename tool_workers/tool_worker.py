@@ -35,12 +35,12 @@ log = logging.getLogger(__name__)
 
 
 async def publish_spec(bootstrap: Target, prefix: str, spec: ToolSpec) -> None:
-    """Announce a tool on the compacted registry topic so orchestrators can offer it."""
+    """Announce a tool on its compacted registry topic so orchestrators can offer it."""
     producer = clients.producer(bootstrap)
     await producer.start()
     try:
         await producer.send_and_wait(
-            Topics(prefix).tool_registry.name, encode(spec), key=encode_key(spec.name)
+            Topics(prefix).tool_registry(spec.name).name, encode(spec), key=encode_key(spec.name)
         )
     finally:
         await producer.stop()
@@ -95,7 +95,7 @@ def make_handler(
 
 async def serve(settings: Settings, tool: ToolDef, concurrency: int) -> None:
     topics = Topics(settings.topic_prefix)
-    specs = [topics.tool_calls(tool.name), topics.tool_registry, topics.agent_steps]
+    specs = [topics.tool_calls(tool.name), topics.tool_registry(tool.name), topics.agent_steps]
     specs += [topics.dead_letters, *([] if tool.idempotent else [topics.tool_journal(tool.name)])]
     await ensure_topics(settings.kafka, specs, **settings.replication)
     await publish_spec(settings.kafka, settings.topic_prefix, tool.spec())

@@ -98,5 +98,8 @@ def require_topics(existing: Iterable[str], specs: Iterable[TopicSpec]) -> None:
 
 
 def platform_topics(topics: Topics, tools: list[str]) -> list[TopicSpec]:
-    """The core topics plus one calls topic per tool."""
-    return [*topics.core(), *(topics.tool_calls(t) for t in tools)]
+    """The core topics plus each tool's calls and registry topics."""
+    return [
+        *topics.core(),
+        *(s for t in tools for s in (topics.tool_calls(t), topics.tool_registry(t))),
+    ]

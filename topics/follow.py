@@ -1,52 +1,94 @@
-"""Read a whole topic from its beginning and keep following it (compacted state topics).
+"""Read whole topics from their beginning and keep following them (compacted state topics).
 
 Every reader needs every record (each orchestrator every tool spec, each tool worker every
-journal entry), so there is no consumer group; `ready` is set once the reader has caught
-up with the end offsets it saw at start.
+journal entry), so there is no consumer group. The source is one topic or a pattern of
+topic names (new matching topics, such as a new tool's registry, are found within
+`rescan_s`). `ready` is set once the reader has caught up with the end offsets of the
+topics that existed when it started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from topics import clients
 from topics.connection import Target
 
+RESCAN_S = 1.0
+POLL_MS = 200
+
 
 async def follow(
     bootstrap: Target,
-    topic: str,
-    partitions: int,
-    apply: Callable[[bytes | None, bytes | None], None],
+    source: str | re.Pattern[str],
+    apply: Callable[[ConsumerRecord], None],
     ready: asyncio.Event,
     every: Callable[[], None] | None = None,
-    read_upto: dict[int, int] | None = None,
+    rescan_s: float = RESCAN_S,
 ) -> None:
-    """Call `apply(key, value)` for every record, forever; `every()` after each poll;
-    `read_upto[partition]` is kept at the offset after the last record applied."""
-    consumer = clients.consumer(bootstrap, fetch_max_wait_ms=200, group_id=None)
+    """Call `apply(record)` for every record, forever, and `every()` after each poll.
+
+    aiokafka's own subscription assigns every partition of every matching topic (there is
+    no group) and notices new topics on each metadata refresh. A new topic restarts the
+    whole assignment from the beginning, so `apply` must be idempotent per key, as it is
+    for compacted state.
+    """
+    consumer = clients.consumer(
+        bootstrap,
+        group_id=None,
+        fetch_max_wait_ms=POLL_MS,
+        auto_offset_reset="earliest",
+        metadata_max_age_ms=int(rescan_s * 1000),
+    )
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
+        if isinstance(source, str):
+            consumer.subscribe(topics=[source])
+            existing = {source}
+        else:
+            consumer.subscribe(pattern=source.pattern)
+            existing = {name for name in await consumer.topics() if source.match(name)}
+        end: dict[TopicPartition, int] | None = None
         while True:
-            batch = await consumer.getmany(timeout_ms=200)
+            batch = await _poll(consumer)
             for records in batch.values():
                 for record in records:
-                    apply(record.key, record.value)
-                    if read_upto is not None:
-                        read_upto[record.partition] = record.offset + 1
-            if not ready.is_set() and await _caught_up(consumer, end):
-                ready.set()
+                    apply(record)
+            if not ready.is_set():
+                end = end if end is not None else await _end_offsets(consumer, existing)
+                if end is not None and await _caught_up(consumer, end):
+                    ready.set()
             if every is not None:
                 every()
     finally:
         await consumer.stop()
+
+
+async def _poll(consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
+    """One fetch; with nothing assigned (no matching topic yet) aiokafka would wait for an
+    assignment without a bound, so this sleeps a poll instead."""
+    try:
+        async with asyncio.timeout(5 * POLL_MS / 1000):
+            if consumer.assignment():
+                return await consumer.getmany(timeout_ms=POLL_MS)
+            await asyncio.sleep(POLL_MS / 1000)
+    except TimeoutError:
+        pass
+    return {}
+
+
+async def _end_offsets(
+    consumer: AIOKafkaConsumer, existing: set[str]
+) -> dict[TopicPartition, int] | None:
+    """End offsets of the topics that existed at start, once all of them are assigned."""
+    tps = [tp for tp in consumer.assignment() if tp.topic in existing]
+    if {tp.topic for tp in tps} != existing:
+        return None
+    return await consumer.end_offsets(tps) if tps else {}
 
 
 async def _caught_up(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:

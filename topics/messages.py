@@ -148,7 +148,7 @@ class AgentRequest(Message, RequestOptions):
 
 
 class ToolSpec(Message):
-    """tool.registry (key: tool name, compacted): what a tool is and how to call it."""
+    """tool.<name>.registry (key: tool name, compacted): what a tool is and how to call it."""
 
     name: ToolName
     description: str = Field(max_length=10_000)

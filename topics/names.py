@@ -59,10 +59,6 @@ class Topics:
         return _standard(self._name("model.calls"), CONVERSATION_PARTITIONS)
 
     @property
-    def tool_registry(self) -> TopicSpec:
-        return TopicSpec(self._name("tool.registry"), 1, {"cleanup.policy": "compact"})
-
-    @property
     def dead_letters(self) -> TopicSpec:
         return _standard(self._name("agent.dlq"), 1)
 
@@ -71,6 +67,20 @@ class Topics:
         if not TOOL_NAME_PATTERN.match(tool):
             raise ValueError(f"invalid tool name {tool!r}: use 1-64 of [a-zA-Z0-9_-]")
         return _standard(self._name(f"tool.{tool}.calls"), TOOL_PARTITIONS)
+
+    def tool_registry(self, tool: str) -> TopicSpec:
+        """Where a tool's workers publish its ToolSpec (key: the tool name; compacted).
+
+        One topic per tool, so an ACL can let a tool's workers write its entry and no
+        other tool's: Kafka cannot restrict writes by record key.
+        """
+        name = self.tool_calls(tool).name.removesuffix(".calls") + ".registry"
+        return TopicSpec(name, 1, {"cleanup.policy": "compact"})
+
+    @property
+    def tool_registry_pattern(self) -> re.Pattern[str]:
+        """Matches every tool's registry topic; group 1 is the tool's name."""
+        return re.compile(rf"^{re.escape(self._name('tool.'))}([a-zA-Z0-9_-]{{1,64}})\.registry$")
 
     def tool_journal(self, tool: str) -> TopicSpec:
         """Execution records of a tool that is not idempotent (key: tool_use_id).
@@ -101,6 +111,5 @@ class Topics:
             self.agent_responses,
             self.agent_events,
             self.model_calls,
-            self.tool_registry,
             self.dead_letters,
         ]

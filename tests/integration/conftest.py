@@ -50,7 +50,7 @@ async def register_unserved(bootstrap: str, prefix: str, spec: ToolSpec) -> None
     """Register a tool that no worker serves: only the orchestrator (or a test playing the
     worker) ever answers its calls."""
     topics = Topics(prefix)
-    await ensure_topics(bootstrap, [topics.tool_registry, topics.tool_calls(spec.name)])
+    await ensure_topics(bootstrap, [topics.tool_registry(spec.name), topics.tool_calls(spec.name)])
     await publish_spec(bootstrap, prefix, spec)
 
 

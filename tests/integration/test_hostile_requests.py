@@ -21,6 +21,7 @@ from agentstream.stack import Stack
 from config.settings import Settings
 from monitoring.scrape import scrape_sum
 from tests.support.kafka import create_topic
+from tests.support.waiting import wait_until
 from tests.support.wire import Wire
 from topics.messages import AgentRequest
 from topics.names import MAX_PAYLOAD_BYTES, Topics
@@ -47,7 +48,7 @@ def internal_topics(stack: Stack) -> list[str]:
         topics.tool_calls("calculator").name,
         topics.agent_events.name,
         topics.dead_letters.name,
-        topics.tool_registry.name,
+        topics.tool_registry("calculator").name,
         topics.agent_requests.name,
         f"{stack.config.prefix}agentstream-orchestrator-conversations-changelog",
     ]
@@ -88,7 +89,7 @@ async def test_internal_topics_are_never_written_as_reply_topics(stack: Stack, w
                 {
                     "conversation_id": "calculator",
                     "prompt": "hi",
-                    "reply_topic": Topics(stack.config.prefix).tool_registry.name,
+                    "reply_topic": Topics(stack.config.prefix).tool_registry("calculator").name,
                 }
             )
         )
@@ -241,15 +242,34 @@ async def test_unsupported_versions_and_bad_numbers_say_what_is_wrong(
 async def test_an_invalid_registry_entry_is_ignored_and_calls_of_that_tool_still_work(
     stack: Stack, wire: Wire
 ) -> None:
-    registry = wire.topics.tool_registry.name
+    registry = wire.topics.tool_registry
+    metrics_url = f"http://127.0.0.1:{stack.metrics_ports['orchestrator']}/metrics"
+
+    def rejected(reason: str) -> float:
+        return scrape_sum(metrics_url, "agentstream_registry_entries_rejected_total", reason=reason)
+
+    before = {reason: rejected(reason) for reason in ("invalid_schema", "wrong_topic")}
     bad = {
         "name": "clock",
         "description": "Tell the time.\nUse for time.\nNot for dates.",
         "input_schema": {"type": "numbr"},
         "timeout_s": 2,
     }
-    await wire.publish(json.dumps(bad).encode(), key=b"clock", topic=registry)
-    await wire.publish(json.dumps({**bad, "name": "numbr"}).encode(), key=b"numbr", topic=registry)
+    await create_topic(wire.bootstrap, registry("numbr").name, 1)
+    await wire.publish(json.dumps(bad).encode(), key=b"clock", topic=registry("clock").name)
+    numbr = json.dumps({**bad, "name": "numbr"}).encode()
+    await wire.publish(numbr, key=b"numbr", topic=registry("numbr").name)
+    # Published on clock's topic: another tool's entry is refused whatever it says.
+    forged = json.dumps({**bad, "name": "calculator", "input_schema": {"type": "object"}})
+    await wire.publish(forged.encode(), key=b"calculator", topic=registry("clock").name)
+    await wait_until(
+        lambda: (
+            rejected("invalid_schema") >= before["invalid_schema"] + 2
+            and rejected("wrong_topic") >= before["wrong_topic"] + 1
+        ),
+        30,
+        "the orchestrator to read and refuse the three entries",
+    )
     conversation_id = await wire.request(
         {"conversation_id": cid("clock"), "prompt": "what time is it in UTC", "tools": ["clock"]}
     )
@@ -260,13 +280,10 @@ async def test_an_invalid_registry_entry_is_ignored_and_calls_of_that_tool_still
     )
     refused = await wire.response(unknown)
     assert refused["status"] == "invalid_request" and "unknown tools" in refused["error"]
-    metrics_url = f"http://127.0.0.1:{stack.metrics_ports['orchestrator']}/metrics"
-    assert (
-        scrape_sum(
-            metrics_url, "agentstream_registry_entries_rejected_total", reason="invalid_schema"
-        )
-        >= 2
+    calculation = await wire.request(
+        {"conversation_id": cid("calc"), "prompt": "compute 6*7", "tools": ["calculator"]}
     )
+    assert (await wire.response(calculation))["status"] == "completed"
 
 
 async def test_a_runaway_calculation_is_refused_at_once(stack: Stack, wire: Wire) -> None:

@@ -182,6 +182,7 @@ def test_topics_table_matches_names() -> None:
         *topics.core(),
         topics.tool_calls("TOOL"),
         topics.tool_journal("TOOL"),
+        topics.tool_registry("TOOL"),
     ]
     expected = {s.name.replace("TOOL", TOOL_PLACEHOLDER): s.partitions for s in specs}
     documented = {name: int(row[2]) for name, row in _topics_table().items()}
