@@ -8,6 +8,7 @@ import sys
 
 from aiokafka.errors import KafkaError
 
+from topics.acl_admin import AclError
 from topics.admin import BrokerUnavailable, MissingTopics
 
 USAGE = """usage: agentstream COMMAND [ARGS]
@@ -15,6 +16,7 @@ USAGE = """usage: agentstream COMMAND [ARGS]
 commands:
   broker start|stop|status   run a local Apache Kafka broker (KRaft) on loopback
   topics create|list         create every platform topic (idempotent)
+  acls plan|apply            least-privilege ACLs per role, printed or granted
   orchestrator               run the orchestrator (faust worker)
   worker --tool NAME         run one member of a tool's worker pool
   model-worker               run one member of the model-call worker pool
@@ -28,6 +30,7 @@ commands:
 COMMANDS: dict[str, str] = {
     "broker": "agentstream.broker",
     "topics": "agentstream.topics_command",
+    "acls": "agentstream.acls_command",
     "orchestrator": "agents.main",
     "worker": "tool_workers.tool_worker",
     "model-worker": "tool_workers.model_worker",
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(importlib.import_module(module).main(args[1:]) or 0)
-    except (BrokerUnavailable, MissingTopics, KafkaError, TimeoutError) as exc:
+    except (AclError, BrokerUnavailable, MissingTopics, KafkaError, TimeoutError) as exc:
         # Expected operational failures: one line, no traceback.
         print(f"agentstream {args[0]}: error: {_one_line(exc)}", file=sys.stderr)
         return 2

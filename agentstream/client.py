@@ -17,46 +17,59 @@ from aiokafka import TopicPartition
 
 from config.settings import Settings, get_settings
 from topics import clients
-from topics.admin import require_topics, within
+from topics.admin import ensure_topics, require_topics, within
 from topics.codec import DecodeError, decode, encode, encode_key
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
-from topics.names import Topics
+from topics.names import Topics, TopicSpec
 
 
 class AgentClient:
-    """Submits AgentRequests and streams back their events and responses."""
+    """Submits AgentRequests and streams back their events and responses.
 
-    def __init__(self, settings: Settings) -> None:
+    Without a name it reads the shared agent.events and agent.responses. A named client
+    has its requests answered on its own `replies.<name>` topic and reads only that (an
+    ACL can then keep every other client out of it); it sees responses, not events.
+    """
+
+    def __init__(self, settings: Settings, name: str | None = None) -> None:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
+        self.replies = self.topics.reply_topic(name) if name else None
         self.producer = clients.producer(settings.kafka)
         self.consumer = clients.consumer(settings.kafka, fetch_max_wait_ms=50)
 
+    @property
+    def _reads(self) -> list[TopicSpec]:
+        if self.replies is not None:
+            return [self.replies]
+        return [self.topics.agent_events, self.topics.agent_responses]
+
     async def start(self) -> None:
-        """Connect and position at the end of events and responses (so nothing is missed).
+        """Connect and position at the end of what it reads (so nothing is missed).
 
         Fails within the connect timeout when the broker does not answer, and with
         MissingTopics when the platform's topics do not exist: a client never creates
-        topics (a broker's auto-creation would give them the wrong partition count).
+        them (a broker's auto-creation would give them the wrong partition count), only
+        its own reply topic.
         """
         bootstrap, timeout_s = (
             self.settings.kafka,
             self.settings.connect_timeout_s,
         )
         try:
+            if self.replies is not None:
+                await ensure_topics(
+                    bootstrap, [self.replies], timeout_s, **self.settings.replication
+                )
             await within(self.consumer.start(), timeout_s, bootstrap)
-            needed = (
-                self.topics.agent_requests,
-                self.topics.agent_events,
-                self.topics.agent_responses,
-            )
+            needed = (self.topics.agent_requests, *self._reads)
             require_topics(await within(self.consumer.topics(), timeout_s, bootstrap), needed)
             await within(self.producer.start(), timeout_s, bootstrap)
         except BaseException:
             await self.stop()
             raise
         tps = []
-        for spec in (self.topics.agent_events, self.topics.agent_responses):
+        for spec in self._reads:
             tps += [TopicPartition(spec.name, p) for p in range(spec.partitions)]
         self.consumer.assign(tps)
         await within(self.consumer.seek_to_end(*tps), timeout_s, bootstrap)
@@ -68,6 +81,8 @@ class AgentClient:
         await self.producer.stop()
 
     async def submit(self, request: AgentRequest) -> None:
+        if self.replies is not None and request.reply_topic is None:
+            request = request.model_copy(update={"reply_topic": self.replies.name})
         await asyncio.wait_for(
             self.producer.send_and_wait(
                 self.topics.agent_requests.name,
@@ -86,7 +101,7 @@ class AgentClient:
         while waiting and time.monotonic() < deadline:
             batch = await self.consumer.getmany(timeout_ms=100)
             for tp, records in batch.items():
-                kind = AgentResponse if tp.topic == self.topics.agent_responses.name else AgentEvent
+                kind = AgentEvent if tp.topic == self.topics.agent_events.name else AgentResponse
                 for record in records:
                     try:
                         message = decode(record.value, kind)
@@ -119,8 +134,10 @@ def describe(message: AgentEvent | AgentResponse) -> str:
     return f"  turn {message.iteration}: {message.type}{extra} {message.detail}".rstrip()
 
 
-async def _submit(settings: Settings, request: AgentRequest, timeout_s: float) -> int:
-    client = AgentClient(settings)
+async def _submit(
+    settings: Settings, request: AgentRequest, timeout_s: float, name: str | None
+) -> int:
+    client = AgentClient(settings, name)
     await client.start()
     try:
         await client.submit(request)
@@ -145,6 +162,12 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--conversation-id", default=None)
+    parser.add_argument(
+        "--client",
+        default=None,
+        metavar="NAME",
+        help="be answered on replies.NAME and read only that topic (no progress events)",
+    )
     args = parser.parse_args(argv)
     fields: dict[str, Any] = {
         "conversation_id": args.conversation_id or f"cli-{uuid.uuid4().hex[:12]}",
@@ -152,4 +175,5 @@ def main(argv: list[str]) -> int:
         "tools": args.tool or ["calculator", "clock", "search_docs", "sleep"],
         "timeout_s": args.timeout,
     }
-    return asyncio.run(_submit(get_settings(), AgentRequest(**fields), args.timeout + 10))
+    request = AgentRequest(**fields)
+    return asyncio.run(_submit(get_settings(), request, args.timeout + 10, args.client))

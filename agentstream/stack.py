@@ -39,6 +39,9 @@ class StackConfig:
     model_workers: int = 1
     worker_concurrency: int = 8
     env: dict[str, str] = field(default_factory=dict)
+    role_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Extra variables by role (`orchestrator`, `model-worker`, `worker-<tool>`,
+    `model-server`): on a secured cluster, each role's own user."""
     metrics: bool = True
     model_server_args: list[str] = field(default_factory=list)
     orchestrators: int = 1
@@ -67,10 +70,13 @@ class Stack:
 
     config: StackConfig
     processes: dict[str, Spawned] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
     metrics_ports: dict[str, int] = field(default_factory=dict)
     model_url: str | None = None
 
-    def env(self) -> dict[str, str]:
+    def env(self, name: str | None = None) -> dict[str, str]:
+        """The environment of process `name` (the shared one without a name)."""
+        role = self.roles.get(name or "", "")
         env = {
             **os.environ,
             **self.config.env,
@@ -86,15 +92,16 @@ class Stack:
             env.pop("ANTHROPIC_API_KEY", None)
             env.pop("AGENTSTREAM_ANTHROPIC_API_KEY", None)
             env["AGENTSTREAM_MODEL_BACKEND"] = "local"
-        return env
+        return {**env, **self.config.role_env.get(role, {})}
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], role: str) -> None:
+        self.roles[name] = role
         if self.config.metrics and name != "model-server":
             port = free_port()
             self.metrics_ports[name] = port
             args = [*args, "--metrics-port", str(port)]
         log = self.config.log_dir / f"{name}.log"
-        self.processes[name] = spawn([*CLI, *args], log, env=self.env())
+        self.processes[name] = spawn([*CLI, *args], log, env=self.env(name))
 
     def start(self) -> None:
         """Create topics, then start every process (returns without waiting for them)."""
@@ -107,12 +114,14 @@ class Stack:
             self.model_url = f"http://127.0.0.1:{port}"
             dirs = [a for d in cfg.scenario_dirs for a in ("--scenario-dir", str(d))]
             self._spawn(
-                "model-server", ["model-server", "--port", str(port), *dirs, *cfg.model_server_args]
+                "model-server",
+                ["model-server", "--port", str(port), *dirs, *cfg.model_server_args],
+                "model-server",
             )
         for i in range(cfg.orchestrators):
-            self._spawn(orchestrator_name(i), ["orchestrator"])
+            self._spawn(orchestrator_name(i), ["orchestrator"], "orchestrator")
         for i in range(cfg.model_workers):
-            self._spawn(f"model-worker-{i + 1}", ["model-worker"])
+            self._spawn(f"model-worker-{i + 1}", ["model-worker"], "model-worker")
         modules = [a for m in cfg.modules for a in ("--module", m)]
         for tool, count in cfg.tools.items():
             for i in range(count):
@@ -126,13 +135,14 @@ class Stack:
                         str(cfg.worker_concurrency),
                         *modules,
                     ],
+                    f"worker-{tool}",
                 )
 
     def restart(self, name: str) -> None:
         """Stop one process by PID and start it again with the same arguments."""
         old = self.processes.pop(name)
         stop_pid(old.pid, expect_in_cmdline=MARKER)
-        self.processes[name] = spawn(list(old.argv), old.log_path, env=self.env())
+        self.processes[name] = spawn(list(old.argv), old.log_path, env=self.env(name))
 
     def kill(
         self, name: str, sig: signal.Signals = signal.SIGKILL, timeout_s: float = 30.0
@@ -148,7 +158,7 @@ class Stack:
         old = self.processes[name]
         if is_alive(old.pid):
             raise RuntimeError(f"{name} (pid {old.pid}) is still running")
-        self.processes[name] = spawn(list(old.argv), old.log_path, env=self.env())
+        self.processes[name] = spawn(list(old.argv), old.log_path, env=self.env(name))
 
     def dead(self) -> list[str]:
         """Names of processes that exited (they should all run until stopped)."""

@@ -14,11 +14,21 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="agentstream topics")
     parser.add_argument("action", choices=["create", "list"])
     parser.add_argument(
-        "--tool", action="append", default=[], help="also create tool.<NAME>.calls (repeatable)"
+        "--tool",
+        action="append",
+        default=[],
+        help="also create tool.NAME.calls and tool.NAME.registry (repeatable)",
+    )
+    parser.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        help="also create the reply topic replies.NAME (repeatable)",
     )
     args = parser.parse_args(argv)
     settings = get_settings()
-    specs = platform_topics(Topics(settings.topic_prefix), args.tool)
+    topics = Topics(settings.topic_prefix)
+    specs = platform_topics(topics, args.tool) + [topics.reply_topic(c) for c in args.client]
     if args.action == "list":
         for spec in specs:
             print(f"{spec.name}\tpartitions={spec.partitions}\t{spec.config}")

@@ -7,8 +7,8 @@ import contextlib
 from collections.abc import Awaitable, Iterable
 from typing import TypeVar
 
-from aiokafka.admin import NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
 from topics import clients
 from topics.connection import Target
@@ -80,10 +80,41 @@ async def ensure_topics(
         ]
         # Another process may win the race; the topics exist either way.
         with contextlib.suppress(TopicAlreadyExistsError):
-            await within(admin.create_topics(new), timeout_s, bootstrap)
+            response = await within(admin.create_topics(new), timeout_s, bootstrap)
+            _check_created(response.topic_errors, bootstrap)
+        await within(_visible(admin, {s.name for s in wanted}), timeout_s, bootstrap)
         return [s.name for s in wanted]
     finally:
         await admin.close()
+
+
+async def _visible(admin: AIOKafkaAdminClient, names: set[str]) -> None:
+    """Wait until the brokers' metadata lists `names` (a created topic is announced a moment
+    after the controller accepts it), so the caller's next step finds them."""
+    while True:
+        if names <= set(await admin.list_topics()):
+            return
+        await asyncio.sleep(0.05)
+
+
+def _check_created(topic_errors: list[tuple], bootstrap: Target) -> None:
+    """Raise MissingTopics for topics the broker neither created nor already had.
+
+    With ACLs a principal sees only the topics it may describe and may create few, so a
+    refusal here names the fix instead of failing later on an unknown topic.
+    """
+    refused = {
+        name: for_code(code).__name__
+        for name, code, *_ in topic_errors
+        if code not in (0, TopicAlreadyExistsError.errno)
+    }
+    if refused:
+        who = clients.connection(bootstrap).sasl_username or "this client"
+        listed = ", ".join(f"{name} ({error})" for name, error in sorted(refused.items()))
+        raise MissingTopics(
+            f"{who} could not create {listed}; an admin creates them with "
+            "`agentstream topics create` and grants access with `agentstream acls apply`"
+        )
 
 
 def require_topics(existing: Iterable[str], specs: Iterable[TopicSpec]) -> None:

@@ -96,6 +96,13 @@ class Topics:
         }
         return TopicSpec(name, TOOL_PARTITIONS, config)
 
+    def reply_topic(self, client: str) -> TopicSpec:
+        """A client's own topic for its responses (`reply_topic` in its requests); an ACL
+        can let that client, and no other, read it."""
+        if not TOOL_NAME_PATTERN.match(client):
+            raise ValueError(f"invalid client name {client!r}: use 1-64 of [a-zA-Z0-9_-]")
+        return _standard(self._name(f"replies.{client}"), 1)
+
     def tool_group(self, tool: str) -> str:
         return self._name(f"tool-workers.{tool}")
 

@@ -9,16 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from agentstream import broker
+from agentstream.broker import Secured
 from agentstream.client import AgentClient
 from agentstream.stack import Stack, StackConfig, wait_for_tools
 from config.settings import Settings
 from tests.conftest import KafkaUnderTest
+from tests.support.secured import SECURE_USERS
 from tool_workers.tool_worker import publish_spec
 from topics.admin import ensure_topics
 from topics.messages import AgentRequest, ToolSpec
 from topics.names import Topics
 
 ROOT = Path(__file__).resolve().parents[2]
+
 CALL_LEASE_S = 2.0
 TOOLS = {"sleep": 2, "calculator": 1, "clock": 1, "stall": 1, "flaky": 1, "vault": 1, "ledger": 1}
 
@@ -52,6 +56,17 @@ async def register_unserved(bootstrap: str, prefix: str, spec: ToolSpec) -> None
     topics = Topics(prefix)
     await ensure_topics(bootstrap, [topics.tool_registry(spec.name), topics.tool_calls(spec.name)])
     await publish_spec(bootstrap, prefix, spec)
+
+
+@pytest.fixture(scope="session")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
+    """One secured broker for the session: SASL_SSL, SCRAM, StandardAuthorizer."""
+    home = tmp_path_factory.mktemp("secured-broker")
+    _, started = broker.start_secured(home, SECURE_USERS)
+    try:
+        yield started
+    finally:
+        broker.stop(home)
 
 
 @pytest.fixture(scope="session")

@@ -8,33 +8,22 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiokafka.errors import KafkaError
 
-from agentstream import broker
 from agentstream.broker import Secured
 from agentstream.client import AgentClient
 from agentstream.stack import Stack, StackConfig, wait_for_tools
 from config.settings import Settings
+from tests.support.secured import SECURE_USERS
 from topics import clients
 from topics.messages import AgentRequest, AgentResponse
 
 pytestmark = pytest.mark.integration
-GUEST = ("guest", "guest-password-1")
+GUEST = ("guest", SECURE_USERS["guest"])
 """A user who can log in and has no ACL at all."""
-
-
-@pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
-    home = tmp_path_factory.mktemp("secured-broker")
-    _, secured = broker.start_secured(home, dict([GUEST]))
-    try:
-        yield secured
-    finally:
-        broker.stop(home)
 
 
 async def test_the_whole_tool_loop_completes_over_sasl_ssl(
@@ -124,3 +113,21 @@ def test_a_wrong_password_fails_at_start_with_one_line(secured: Secured) -> None
 
 def _base_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("AGENTSTREAM")}
+
+
+def test_acls_apply_by_a_user_who_may_not_alter_acls_fails_with_one_line(
+    secured: Secured,
+) -> None:
+    env = {**_base_env(), **secured.env(*GUEST), "AGENTSTREAM_TOPIC_PREFIX": "guest."}
+    done = subprocess.run(
+        [sys.executable, "-m", "agentstream.cli", "acls", "apply", "--tool", "calculator"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("agentstream acls")]
+    assert len(errors) == 1, done.stderr[-2000:]
+    assert "AuthorizationFailed" in errors[0]
+    assert GUEST[1] not in done.stdout + done.stderr
