@@ -29,8 +29,12 @@ from topics.names import Topics
 log = logging.getLogger(__name__)
 
 
+AVAILABLE = "Tool %s is now available."
+"""Logged once per tool as it is first offered (a stack waits on it before sending)."""
+
+
 class RegistryView:
-    """tool name -> latest ToolSpec, kept current by tailing the registry topic."""
+    """tool name -> latest ToolSpec, kept current by tailing the registry topics."""
 
     def __init__(self, bootstrap: Target, topics: Topics) -> None:
         self.tools: dict[str, ToolSpec] = {}
@@ -57,7 +61,8 @@ class RegistryView:
             self._reject(name, "wrong_topic", f"it was published on {record.topic!r}")
             return
         if value is None:
-            self.tools.pop(name, None)  # tombstone: the tool was retired
+            if self.tools.pop(name, None) is not None:  # tombstone: the tool was retired
+                metrics.TOOL_REGISTERED.remove(name)
             return
         try:
             spec = decode(value, ToolSpec)
@@ -72,7 +77,8 @@ class RegistryView:
             self._reject(name, "invalid_schema", f"input_schema is not a JSON schema: {problem}")
             return
         if name not in self.tools:
-            log.info("Tool %s is now available.", name)
+            log.info(AVAILABLE, name)
+            metrics.TOOL_REGISTERED.labels(name).set(1)
         self.tools[name] = spec
 
     @staticmethod

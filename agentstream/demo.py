@@ -20,7 +20,7 @@ from pathlib import Path
 
 from agentstream import broker
 from agentstream.client import AgentClient, describe
-from agentstream.stack import Stack, StackConfig, wait_for_tools
+from agentstream.stack import Stack, StackConfig
 from config.settings import Settings, get_settings
 from monitoring.scrape import scrape_sum
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
@@ -186,7 +186,7 @@ def run(settings: Settings, keep_logs: Path) -> int:
     try:
         stack.start()
         print(f"started {len(stack.processes)} processes against the {model}; logs in {keep_logs}")
-        asyncio.run(wait_for_tools(bootstrap, settings.topic_prefix, list(TOOLS), 120))
+        asyncio.run(stack.wait_for_tools(list(TOOLS), 120))
         ready_s, probe = asyncio.run(_wait_ready(settings))
         print(
             f"platform ready {time.monotonic() - began:.1f}s after start "

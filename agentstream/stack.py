@@ -71,6 +71,8 @@ class Stack:
     config: StackConfig
     processes: dict[str, Spawned] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
+    log_starts: dict[str, int] = field(default_factory=dict)
+    """Where each process's current run begins in its (appended) log file."""
     metrics_ports: dict[str, int] = field(default_factory=dict)
     model_url: str | None = None
 
@@ -101,7 +103,13 @@ class Stack:
             self.metrics_ports[name] = port
             args = [*args, "--metrics-port", str(port)]
         log = self.config.log_dir / f"{name}.log"
+        self.log_starts[name] = log.stat().st_size if log.exists() else 0
         self.processes[name] = spawn([*CLI, *args], log, env=self.env(name))
+
+    def _respawn(self, name: str, old: Spawned) -> Spawned:
+        path = old.log_path
+        self.log_starts[name] = path.stat().st_size if path.exists() else 0
+        return spawn(list(old.argv), path, env=self.env(name))
 
     def start(self) -> None:
         """Create topics, then start every process (returns without waiting for them)."""
@@ -142,7 +150,7 @@ class Stack:
         """Stop one process by PID and start it again with the same arguments."""
         old = self.processes.pop(name)
         stop_pid(old.pid, expect_in_cmdline=MARKER)
-        self.processes[name] = spawn(list(old.argv), old.log_path, env=self.env(name))
+        self.processes[name] = self._respawn(name, old)
 
     def kill(
         self, name: str, sig: signal.Signals = signal.SIGKILL, timeout_s: float = 30.0
@@ -158,7 +166,7 @@ class Stack:
         old = self.processes[name]
         if is_alive(old.pid):
             raise RuntimeError(f"{name} (pid {old.pid}) is still running")
-        self.processes[name] = spawn(list(old.argv), old.log_path, env=self.env(name))
+        self.processes[name] = self._respawn(name, old)
 
     def dead(self) -> list[str]:
         """Names of processes that exited (they should all run until stopped)."""
@@ -169,6 +177,34 @@ class Stack:
         for name in reversed(list(self.processes)):
             stop_pid(self.processes[name].pid, expect_in_cmdline=MARKER)
         self.processes.clear()
+
+    def offering(self, tools: list[str]) -> bool:
+        """Whether every running orchestrator has offered each tool since it (re)started."""
+        from agents.registry_view import AVAILABLE
+
+        for name, role in self.roles.items():
+            if role != "orchestrator" or name not in self.processes:
+                continue
+            with self.processes[name].log_path.open("rb") as log:
+                log.seek(self.log_starts.get(name, 0))
+                text = log.read().decode(errors="replace")
+            if any(AVAILABLE % tool not in text for tool in tools):
+                return False
+        return True
+
+    async def wait_for_tools(self, tools: list[str], timeout_s: float = 60.0) -> None:
+        """Block until each tool is on its registry topic and every orchestrator offers it
+        (orchestrators find a new tool's topic within a second, so a request sent the
+        moment a spec is published could still find the tool unknown)."""
+        cfg = self.config
+        started = time.monotonic()
+        await wait_for_tools(cfg.bootstrap, cfg.prefix, tools, timeout_s)
+        while not self.offering(tools):
+            if time.monotonic() - started > timeout_s:
+                raise TimeoutError(
+                    f"orchestrators do not offer all of {tools} after {timeout_s:g}s"
+                )
+            await asyncio.sleep(0.05)
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.config.log_dir / f"{name}.log"

@@ -20,7 +20,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agentstream.stack import Stack, StackConfig, wait_for_tools
+from agentstream.stack import Stack, StackConfig
 from bench.chaos.brokers import LocalBroker
 from bench.chaos.clients import open_reader, plain_producer, read_responses
 from bench.chaos.load import Tracker
@@ -98,7 +98,7 @@ async def measure(
     print(f"platform logs: {log_dir}", file=sys.stderr)
     try:
         await asyncio.to_thread(stack.start)
-        await wait_for_tools(local.bootstrap, prefix, ["calculator"], 120)
+        await stack.wait_for_tools(["calculator"], 120)
         tracker = Tracker()
         reader = await open_reader(local.bootstrap, topics.agent_responses.name, 4)
         reading = asyncio.create_task(read_responses(reader, tracker))

@@ -97,6 +97,11 @@ REGISTRY_REJECTED = Counter(
     "Tool registry entries ignored as invalid, by reason.",
     ["reason"],
 )
+TOOL_REGISTERED = Gauge(
+    "agentstream_tool_registered",
+    "1 for each tool this orchestrator offers (its registry entry was read and is valid).",
+    ["tool"],
+)
 MODEL_RESULTS_DROPPED = Counter(
     "agentstream_model_results_dropped_total",
     "Model results not applied (late or duplicate).",

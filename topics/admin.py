@@ -68,7 +68,8 @@ async def ensure_topics(
     await within(admin.start(), timeout_s, bootstrap)
     try:
         existing = set(await within(admin.list_topics(), timeout_s, bootstrap))
-        wanted = [s for s in specs if s.name not in existing]
+        # One entry per name: Kafka refuses a whole request that names a topic twice.
+        wanted = list({s.name: s for s in specs if s.name not in existing}.values())
         if not wanted:
             return []
         durable = durability_config(min_insync_replicas)

@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from agentstream.stack import Stack, StackConfig, wait_for_tools
+from agentstream.stack import Stack, StackConfig
 from bench.chaos.audit import ScenarioResult, summarise
 from bench.chaos.brokers import CLUSTER_REPLICATION, BrokerHandle, ClusterBroker, LocalBroker
 from bench.chaos.clients import (
@@ -60,7 +60,7 @@ async def wait_members(target: Target, inspector: Inspector) -> None:
     """The tool is registered and every consumer group has all its members, Stable."""
     cfg = target.stack.config
     topics = Topics(cfg.prefix)
-    await wait_for_tools(cfg.bootstrap, cfg.prefix, [TOOL_NAME], READY_TIMEOUT_S)
+    await target.stack.wait_for_tools([TOOL_NAME], READY_TIMEOUT_S)
     settings = Settings(kafka_bootstrap_servers=cfg.bootstrap, topic_prefix=cfg.prefix)
     groups = {
         settings.topic_prefix + settings.orchestrator_app_id: cfg.orchestrators,

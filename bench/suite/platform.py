@@ -16,7 +16,7 @@ from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from agentstream.stack import Stack, StackConfig, wait_for_tools
+from agentstream.stack import Stack, StackConfig
 from bench.chaos.clients import Inspector, wait_for
 from bench.chaos.paths import ROOT
 from bench.suite.names import TOOLS_MODULE
@@ -178,7 +178,7 @@ def per_partition_ids(tag: str, partitions: int) -> list[str]:
 async def wait_ready(stack: Stack, check: Callable[[], None]) -> None:
     """Every tool registered and every consumer group with all its members, Stable."""
     cfg = stack.config
-    await wait_for_tools(cfg.bootstrap, cfg.prefix, list(cfg.tools), READY_TIMEOUT_S)
+    await stack.wait_for_tools(list(cfg.tools), READY_TIMEOUT_S)
     topics, settings = Topics(cfg.prefix), Settings(topic_prefix=cfg.prefix)
     groups = {
         cfg.prefix + settings.orchestrator_app_id: cfg.orchestrators,

@@ -12,7 +12,7 @@ import pytest
 from agentstream import broker
 from agentstream.broker import Secured
 from agentstream.client import AgentClient
-from agentstream.stack import Stack, StackConfig, wait_for_tools
+from agentstream.stack import Stack, StackConfig
 from config.settings import Settings
 from tests.conftest import KafkaUnderTest
 from tests.support.secured import SECURE_USERS
@@ -86,7 +86,7 @@ def stack(kafka: KafkaUnderTest, tmp_path_factory: pytest.TempPathFactory) -> It
     try:
         asyncio.run(register_unserved(kafka.bootstrap_servers, prefix, UNATTENDED))
         running.start()
-        asyncio.run(wait_for_tools(kafka.bootstrap_servers, prefix, list(TOOLS), 90))
+        asyncio.run(running.wait_for_tools([*TOOLS, UNATTENDED.name], 90))
         asyncio.run(_probe(settings_for(running)))
         yield running
     except Exception:

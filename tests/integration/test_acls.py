@@ -22,7 +22,7 @@ from agents.registry_view import RegistryView
 from agentstream.broker import Secured
 from agentstream.cli import COMMANDS
 from agentstream.client import AgentClient
-from agentstream.stack import Stack, StackConfig, wait_for_tools
+from agentstream.stack import Stack, StackConfig
 from tests.support.secured import SECURE_USERS, login, settings_as
 from tests.support.waiting import wait_until
 from topics import clients
@@ -82,7 +82,7 @@ def deployment(secured: Secured, tmp_path_factory: pytest.TempPathFactory) -> It
     )
     stack.start()
     try:
-        asyncio.run(wait_for_tools(secured.connection(), prefix, TOOLS, 120))
+        asyncio.run(stack.wait_for_tools(TOOLS, 120))
         yield Deployment(secured, topics, grants, stack)
     finally:
         stack.stop()

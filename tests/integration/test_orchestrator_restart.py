@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agentstream.client import AgentClient
-from agentstream.stack import Stack, StackConfig, wait_for_tools
+from agentstream.stack import Stack, StackConfig
 from config.settings import Settings
 from tests.conftest import KafkaUnderTest
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
@@ -34,7 +34,7 @@ def small_stack(kafka: KafkaUnderTest, tmp_path_factory: pytest.TempPathFactory)
     )
     try:
         running.start()
-        asyncio.run(wait_for_tools(kafka.bootstrap_servers, prefix, ["sleep", "calculator"]))
+        asyncio.run(running.wait_for_tools(["sleep", "calculator"]))
         yield running
     finally:
         running.stop()

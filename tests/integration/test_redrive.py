@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from agentstream.stack import Stack, wait_for_tools
+from agentstream.stack import Stack
 from tests.integration.conftest import CALL_LEASE_S, register_unserved, settings_for
 from tests.support.wire import Wire
 from topics.codec import encode, encode_key
@@ -36,7 +36,7 @@ async def test_a_call_without_a_result_is_published_again_and_the_answer_applies
     settings = settings_for(stack)
     topics = Topics(settings.topic_prefix)
     await register_unserved(settings.kafka_bootstrap_servers, topics.prefix, LOST)
-    await wait_for_tools(settings.kafka_bootstrap_servers, topics.prefix, [LOST.name], 30)
+    await stack.wait_for_tools([LOST.name], 30)
     calls = topics.tool_calls(LOST.name).name
     watched = [calls, topics.agent_responses.name, topics.agent_events.name]
     async with Wire(settings.kafka_bootstrap_servers, topics, watched) as wire:

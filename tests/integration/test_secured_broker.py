@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 
 from agentstream.broker import Secured
 from agentstream.client import AgentClient
-from agentstream.stack import Stack, StackConfig, wait_for_tools
+from agentstream.stack import Stack, StackConfig
 from config.settings import Settings
 from tests.support.secured import SECURE_USERS
 from topics import clients
@@ -43,7 +43,7 @@ async def test_the_whole_tool_loop_completes_over_sasl_ssl(
     )
     await asyncio.to_thread(stack.start)
     try:
-        await wait_for_tools(secured.connection(), prefix, ["calculator"], 90)
+        await stack.wait_for_tools(["calculator"], 90)
         settings = Settings(**{"topic_prefix": prefix, **_settings_fields(secured)})
         client = AgentClient(settings)
         await client.start()
