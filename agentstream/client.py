@@ -116,6 +116,15 @@ class AgentClient:
             raise TimeoutError(f"no response within {timeout_s:g}s for {sorted(waiting)}")
 
 
+async def answer(client: AgentClient, request: AgentRequest, timeout_s: float) -> AgentResponse:
+    """Submit one request and return its response (its events are passed over)."""
+    await client.submit(request)
+    async for message in client.follow({request.conversation_id}, timeout_s):
+        if isinstance(message, AgentResponse):
+            return message
+    raise TimeoutError(f"no response within {timeout_s:g}s for {request.conversation_id}")
+
+
 def describe(message: AgentEvent | AgentResponse) -> str:
     """One human line for a progress event or a final response."""
     if isinstance(message, AgentResponse):

@@ -21,7 +21,7 @@ from agents.faust_app import app_id
 from agents.registry_view import RegistryView
 from agentstream.broker import Secured
 from agentstream.cli import COMMANDS
-from agentstream.client import AgentClient
+from agentstream.client import AgentClient, answer
 from agentstream.stack import Stack, StackConfig
 from tests.support.secured import SECURE_USERS, login, settings_as
 from tests.support.waiting import wait_until
@@ -96,16 +96,9 @@ async def ask(deployment: Deployment, client: str, prompt: str) -> AgentResponse
         request = AgentRequest(
             conversation_id=f"{client}-{uuid.uuid4().hex[:8]}", prompt=prompt, tools=TOOLS
         )
-        await agent.submit(request)
-        answers = [
-            item
-            async for item in agent.follow({request.conversation_id}, timeout_s=120)
-            if isinstance(item, AgentResponse)
-        ]
+        return await answer(agent, request, 120)
     finally:
         await agent.stop()
-    assert len(answers) == 1
-    return answers[0]
 
 
 async def test_the_tool_loop_completes_with_each_process_on_its_least_privilege_user(

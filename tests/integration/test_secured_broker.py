@@ -14,12 +14,12 @@ import pytest
 from aiokafka.errors import KafkaError
 
 from agentstream.broker import Secured
-from agentstream.client import AgentClient
+from agentstream.client import AgentClient, answer
 from agentstream.stack import Stack, StackConfig
 from config.settings import Settings
 from tests.support.secured import SECURE_USERS
 from topics import clients
-from topics.messages import AgentRequest, AgentResponse
+from topics.messages import AgentRequest
 
 pytestmark = pytest.mark.integration
 GUEST = ("guest", SECURE_USERS["guest"])
@@ -53,16 +53,10 @@ async def test_the_whole_tool_loop_completes_over_sasl_ssl(
                 prompt="compute 6*7",
                 tools=["calculator"],
             )
-            await client.submit(request)
-            answers = [
-                item
-                async for item in client.follow({request.conversation_id}, timeout_s=120)
-                if isinstance(item, AgentResponse)
-            ]
+            response = await answer(client, request, 120)
         finally:
             await client.stop()
-        assert [a.status for a in answers] == ["completed"]
-        assert "42" in answers[0].text
+        assert response.status == "completed" and "42" in response.text
     finally:
         stack.stop()
 
