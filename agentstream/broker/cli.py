@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--secure",
         action="store_true",
-        help="one node whose only client listener is SASL_SSL (SCRAM users, its own CA), "
+        help="every node's only client listener is SASL_SSL (SCRAM users, its own CA), "
         "behind KRaft's authorizer",
     )
     args = parser.parse_args(argv)
@@ -61,7 +61,9 @@ def main(argv: list[str]) -> int:
     try:
         if args.action == "start" and args.secure:
             began = time.monotonic()
-            info, secured = start_secured(args.home)
+            if args.port is not None:
+                parser.error("a secured broker picks free ports: drop --port")
+            info, secured = start_secured(args.home, None, args.nodes)
             _print_started(info, began)
             print(
                 f"SASL_SSL, SCRAM-SHA-512 user {ADMIN} (super user); CA {secured.ca_file}; "

@@ -6,10 +6,12 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
+from agentstream.broker import secure
 from agentstream.broker.classpath import kafka_version, resolve_classpath
 from agentstream.broker.errors import BrokerError
 from agentstream.broker.home import await_ready, running
@@ -63,11 +65,15 @@ def _plan_cluster(home: Path, nodes: int) -> list[_Slot]:
     return slots
 
 
-def start_cluster(home: Path, nodes: int = 3) -> ClusterInfo:
+def start_cluster(
+    home: Path, nodes: int = 3, users: Mapping[str, str] | None = None
+) -> ClusterInfo:
     """Start (or find running) a cluster of `nodes` broker+controller nodes under `home`.
 
     The voters are fixed at format time with `--initial-controllers` (each voter named with
     its metadata directory id), so all nodes agree on the quorum before any of them starts.
+    With `users` (name -> password) every node's client listener is SASL_SSL, as
+    `secure` describes, and those users exist from the start (`secure.read(home)`).
     """
     found = running(home, nodes)
     if isinstance(found, ClusterInfo):
@@ -78,12 +84,22 @@ def start_cluster(home: Path, nodes: int = 3) -> ClusterInfo:
     voters = ",".join(
         f"{slot.node_id}@127.0.0.1:{slot.controller_port}:{kafka_uuid()}" for slot in slots
     )
+    home.mkdir(parents=True, exist_ok=True)
+    secured = None if users is None else secure.prepare(home, [slot.port for slot in slots])
     for node_id, port, controller_port, node_dir in slots:
         node_dir.mkdir(parents=True, exist_ok=True)
-        props = server_properties(node_dir, node_id, port, controller_port, quorum, nodes)
+        overrides = secured and secure.properties(secured, home, port, controller_port)
+        props = server_properties(
+            node_dir, node_id, port, controller_port, quorum, nodes, overrides or None
+        )
         write_properties(node_dir, props)
     dirs = [slot.node_dir for slot in slots]
-    format_storage(classpath, dirs, [f"--initial-controllers={voters}"], CLUSTER_NODE_JVM)
+    scram = [] if secured is None else secure.scram_arguments(secured, dict(users or {}))
+    format_storage(classpath, dirs, [f"--initial-controllers={voters}", *scram], CLUSTER_NODE_JVM)
+    if secured is not None:
+        secure.record(home, secured)
+    else:
+        (home / "secure.json").unlink(missing_ok=True)  # from an earlier, secured cluster
     info = ClusterInfo(
         nodes=[
             NodeInfo(id_, launch(classpath, dir_, CLUSTER_NODE_JVM), port, ctl, str(dir_))
@@ -94,7 +110,8 @@ def start_cluster(home: Path, nodes: int = 3) -> ClusterInfo:
     )
     write_cluster(info)
     for node in info.nodes:
-        await_ready(home, Path(node.home), node.bootstrap_servers, node.pid)
+        target = secure.node_target(home, node.bootstrap_servers)
+        await_ready(home, Path(node.home), target, node.pid)
     return info
 
 
@@ -132,7 +149,7 @@ def restart_node(home: Path, node_id: int) -> NodeInfo:
     nodes = [restarted if n.node_id == node_id else n for n in cluster.nodes]
     write_cluster(replace(cluster, nodes=nodes))
     try:
-        wait_until_ready(restarted.bootstrap_servers, restarted.pid)
+        wait_until_ready(secure.node_target(home, restarted.bootstrap_servers), restarted.pid)
     except BrokerError as exc:
         stop_pid(restarted.pid, expect_in_cmdline=MAIN_CLASS)
         tail = log_tail(Path(node.home))

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from agentstream.broker.tls import issue
-from topics.connection import Connection
+from topics.connection import Connection, Target
 
 LISTENER = "SECURE"
 ADMIN = "admin"
@@ -28,14 +28,15 @@ SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule required"
 class Secured:
     """What a client needs to reach a secured broker started here (home/secure.json)."""
 
-    port: int
+    bootstrap_servers: str
+    """Every node's SASL_SSL listener, comma-separated."""
     ca_file: str
     admin_password: str
 
     def connection(self, user: str = ADMIN, password: str | None = None) -> Connection:
         """A SASL_SSL connection as `user` (the admin unless told otherwise)."""
         return Connection(
-            bootstrap_servers=f"127.0.0.1:{self.port}",
+            bootstrap_servers=self.bootstrap_servers,
             security_protocol="SASL_SSL",
             sasl_mechanism="SCRAM-SHA-512",
             sasl_username=user,
@@ -56,18 +57,24 @@ class Secured:
         }
 
 
-def prepare(home: Path, port: int) -> Secured:
-    """Certificates and the admin's password for a new secured broker in `home`."""
+def prepare(home: Path, ports: list[int]) -> Secured:
+    """Certificates (one loopback certificate serves every node) and the admin's password
+    for a new secured broker or cluster in `home`."""
     tls = issue(home / "tls")
-    return Secured(port=port, ca_file=str(tls.ca_cert), admin_password=secrets.token_urlsafe(18))
+    return Secured(
+        bootstrap_servers=",".join(f"127.0.0.1:{port}" for port in ports),
+        ca_file=str(tls.ca_cert),
+        admin_password=secrets.token_urlsafe(18),
+    )
 
 
-def properties(secured: Secured, home: Path, controller_port: int) -> dict[str, str]:
-    """server.properties entries that replace the plaintext client listener."""
+def properties(secured: Secured, home: Path, port: int, controller_port: int) -> dict[str, str]:
+    """One node's server.properties entries that replace the plaintext client listener
+    (nodes talk to each other on it too, as the admin)."""
     admin_login = f'{SCRAM_LOGIN} username="{ADMIN}" password="{secured.admin_password}";'
     props = {
-        "listeners": f"{LISTENER}://127.0.0.1:{secured.port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"{LISTENER}://127.0.0.1:{secured.port}",
+        "listeners": f"{LISTENER}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"{LISTENER}://127.0.0.1:{port}",
         "listener.security.protocol.map": f"{LISTENER}:SASL_SSL,CONTROLLER:PLAINTEXT",
         "inter.broker.listener.name": LISTENER,
         "sasl.enabled.mechanisms": ",".join(MECHANISMS),
@@ -110,3 +117,11 @@ def record(home: Path, secured: Secured) -> None:
 def read(home: Path) -> Secured | None:
     path = home / "secure.json"
     return Secured(**json.loads(path.read_text())) if path.exists() else None
+
+
+def node_target(home: Path, bootstrap_servers: str) -> Target:
+    """How to reach one node of the broker in `home`: as the admin if it is secured."""
+    secured = read(home)
+    if secured is None:
+        return bootstrap_servers
+    return replace(secured.connection(), bootstrap_servers=bootstrap_servers)

@@ -66,17 +66,32 @@ def _boot(
     return info
 
 
+@overload
 def start_secured(
-    home: Path, users: Mapping[str, str] | None = None
-) -> tuple[BrokerInfo, secure.Secured]:
-    """Start (or find running) one node whose only client listener is SASL_SSL with SCRAM,
-    behind KRaft's StandardAuthorizer; `users` (name -> password) can log in from the start."""
+    home: Path, users: Mapping[str, str] | None = ..., nodes: Literal[1] = ...
+) -> tuple[BrokerInfo, secure.Secured]: ...
+@overload
+def start_secured(
+    home: Path, users: Mapping[str, str] | None, nodes: int
+) -> tuple[BrokerInfo | ClusterInfo, secure.Secured]: ...
+def start_secured(
+    home: Path, users: Mapping[str, str] | None = None, nodes: int = 1
+) -> tuple[BrokerInfo | ClusterInfo, secure.Secured]:
+    """Start (or find running) a node, or a `nodes`-node cluster, whose only client listener
+    is SASL_SSL with SCRAM, behind KRaft's StandardAuthorizer; `users` (name -> password)
+    can log in from the start."""
+    if nodes > 1:
+        cluster = start_cluster(home, nodes, dict(users or {}))
+        secured = secure.read(home)
+        if secured is None:
+            raise BrokerError(f"{home} holds a cluster that is not secured; stop it first")
+        return cluster, secured
     found, secured = running(home, 1), secure.read(home)
     if found is not None and secured is not None:
         return found, secured
     port, controller_port = free_port(), free_port()
-    secured = secure.prepare(home, port)
-    overrides = secure.properties(secured, home, controller_port)
+    secured = secure.prepare(home, [port])
+    overrides = secure.properties(secured, home, port, controller_port)
     scram = secure.scram_arguments(secured, dict(users or {}))
     info = _boot(home, port, controller_port, overrides, scram)
     secure.record(home, secured)

@@ -19,6 +19,7 @@ from aiokafka.errors import TopicAuthorizationFailedError, for_code
 
 from agents.faust_app import app_id
 from agents.registry_view import RegistryView
+from agentstream import broker
 from agentstream.broker import Secured
 from agentstream.cli import COMMANDS
 from agentstream.client import AgentClient, answer
@@ -39,16 +40,38 @@ CLIENTS = ["alpha", "beta"]
 API_KEY = f"sk-ant-test-{secrets.token_urlsafe(24)}"
 
 
+CLUSTER_REPLICATION = {"replication_factor": 3, "min_insync_replicas": 2}
+
+
 @dataclass
 class Deployment:
     secured: Secured
     topics: Topics
     grants: list[Grant]
     stack: Stack
+    replication: dict[str, int]
 
 
 @pytest.fixture(scope="module")
-def deployment(secured: Secured, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def secured_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
+    """Three secured nodes, every one a voter, with the same users as the single node."""
+    home = tmp_path_factory.mktemp("secured-cluster")
+    _, started = broker.start_secured(home, SECURE_USERS, nodes=3)
+    try:
+        yield started
+    finally:
+        broker.stop(home)
+
+
+@pytest.fixture(scope="module", params=["one node", "three nodes"])
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """The platform on one secured node, then on a secured 3-node cluster (topics with 3
+    replicas, 2 in sync), each process on its own user."""
+    cluster = request.param == "three nodes"
+    secured: Secured = request.getfixturevalue("secured_cluster" if cluster else "secured")
+    replication = CLUSTER_REPLICATION if cluster else {}
     prefix = f"acl{uuid.uuid4().hex[:6]}."
     topics = Topics(prefix)
     grants = plan(
@@ -67,6 +90,7 @@ def deployment(secured: Secured, tmp_path_factory: pytest.TempPathFactory) -> It
             log_dir=tmp_path_factory.mktemp("acl-logs"),
             tools=dict.fromkeys(TOOLS, 1),
             env={**secured.env(), "AGENTSTREAM_TOPIC_PREFIX": prefix},
+            **replication,
             role_env={
                 **{
                     role: secured.env(name, SECURE_USERS[name]) for role, name in role_users.items()
@@ -83,13 +107,15 @@ def deployment(secured: Secured, tmp_path_factory: pytest.TempPathFactory) -> It
     stack.start()
     try:
         asyncio.run(stack.wait_for_tools(TOOLS, 120))
-        yield Deployment(secured, topics, grants, stack)
+        yield Deployment(secured, topics, grants, stack, replication)
     finally:
         stack.stop()
 
 
 async def ask(deployment: Deployment, client: str, prompt: str) -> AgentResponse:
-    settings = settings_as(deployment.secured, f"client-{client}", deployment.topics.prefix)
+    settings = settings_as(
+        deployment.secured, f"client-{client}", deployment.topics.prefix, deployment.replication
+    )
     agent = AgentClient(settings, client)
     await agent.start()
     try:
@@ -108,6 +134,22 @@ async def test_the_tool_loop_completes_with_each_process_on_its_least_privilege_
     assert answer.status == "completed" and "42" in answer.text
     timed = await ask(deployment, "beta", "what time is it in UTC")
     assert timed.status == "completed" and timed.tool_calls == 1
+    replicas = {
+        spec.name: await replica_count(deployment.secured.connection(), spec.name)
+        for spec in (deployment.topics.agent_steps, deployment.topics.reply_topic("alpha"))
+    }
+    want = deployment.replication.get("replication_factor", 1)
+    assert set(replicas.values()) == {want}, replicas
+
+
+async def replica_count(kafka: Connection, topic: str) -> int:
+    admin = clients.admin(kafka)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return len(described["partitions"][0]["replicas"])
 
 
 async def records(kafka: Connection, spec: TopicSpec, polls: int = 15) -> int:

@@ -74,7 +74,8 @@ def _settings_fields(secured: Secured) -> dict[str, str]:
 
 
 async def test_a_client_without_tls_and_sasl_cannot_use_the_broker(secured: Secured) -> None:
-    producer = clients.producer(f"127.0.0.1:{secured.port}", request_timeout_ms=3000)
+    plaintext = secured.bootstrap_servers  # the SASL_SSL listener, spoken to in plaintext
+    producer = clients.producer(plaintext, request_timeout_ms=3000)
     with pytest.raises(KafkaError):
         await asyncio.wait_for(producer.start(), 20)
     await producer.stop()

@@ -30,10 +30,13 @@ def login(secured: Secured, user: str) -> Connection:
     return secured.connection(user, SECURE_USERS[user])
 
 
-def settings_as(secured: Secured, user: str, prefix: str) -> Settings:
+def settings_as(
+    secured: Secured, user: str, prefix: str, replication: dict[str, int] | None = None
+) -> Settings:
     """Platform settings that log in to the secured broker as `user`."""
     kafka = login(secured, user)
     return Settings(
+        **(replication or {}),
         topic_prefix=prefix,
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         kafka_security_protocol=kafka.security_protocol,
