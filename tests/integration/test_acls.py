@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import TopicAuthorizationFailedError, for_code
+from prometheus_client import REGISTRY
 
 from agents.faust_app import app_id
 from agents.registry_view import RegistryView
@@ -24,6 +25,7 @@ from agentstream.broker import Secured
 from agentstream.cli import COMMANDS
 from agentstream.client import AgentClient, answer
 from agentstream.stack import Stack, StackConfig
+from monitoring.lag_exporter import LagExporter
 from tests.support.secured import SECURE_USERS, login, settings_as
 from tests.support.waiting import wait_until
 from topics import clients
@@ -347,3 +349,24 @@ async def _holds(text: Awaitable[bytes], wanted: bytes) -> bool:
 def _get(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.read()
+
+
+async def test_the_lag_exporter_reads_sizes_and_lag_as_the_monitor(deployment: Deployment) -> None:
+    await ask(deployment, "alpha", "compute 1+1")
+    steps = deployment.topics.agent_steps.name
+    calculator = deployment.topics.tool_calls("calculator").name
+    group = deployment.topics.tool_group("calculator")
+    exporter = LagExporter(settings_as(deployment.secured, "monitor", deployment.topics.prefix))
+    await exporter.start()
+
+    async def exported() -> bool:
+        await exporter.collect()
+        lag = {"topic": calculator, "group": group}
+        return (
+            REGISTRY.get_sample_value("agentstream_topic_messages", {"topic": steps}) or 0
+        ) > 0 and REGISTRY.get_sample_value("agentstream_consumer_lag_messages", lag) is not None
+
+    try:
+        await wait_until(exported, 30, "the topic size and the calculator group's lag")
+    finally:
+        await exporter.stop()
