@@ -7,11 +7,11 @@ import logging
 import time
 from collections.abc import Awaitable
 
-import stamina
 from pydantic import ValidationError
 
 from tool_workers.definitions import CallContext, ToolDef
 from tool_workers.errors import FatalToolError, InvalidToolInput, RetryableToolError, ToolError
+from tool_workers.retrying import once_then_retry
 from tool_workers.threads import ThreadSlots
 from topics.messages import ToolCall, ToolResult
 
@@ -56,24 +56,15 @@ def _attempt(
 async def _run_with_retries(
     tool: ToolDef, call: ToolCall, args: object, attempts: list[int], threads: ThreadSlots
 ) -> str:
-    """Run once; only a RetryableToolError brings in stamina for the remaining tries, so
-    the common case costs one await and no retry machinery."""
-    try:
-        return await _attempt(tool, call, args, attempts, threads)
-    except RetryableToolError:
-        if TOOL_RETRY_ATTEMPTS <= 1:
-            raise
-        await asyncio.sleep(min(TOOL_RETRY_WAIT_INITIAL_S, max(call.deadline_at - time.time(), 0)))
-    async for attempt in stamina.retry_context(
-        on=RetryableToolError,
-        attempts=TOOL_RETRY_ATTEMPTS - 1,
-        wait_initial=TOOL_RETRY_WAIT_INITIAL_S,
-        wait_max=TOOL_RETRY_WAIT_MAX_S,
-        timeout=max(call.deadline_at - time.time(), 0.001),
-    ):
-        with attempt:
-            return await _attempt(tool, call, args, attempts, threads)
-    raise AssertionError("unreachable: stamina re-raises the last error")
+    """Run once; only a RetryableToolError brings in the remaining tries."""
+    return await once_then_retry(
+        lambda: _attempt(tool, call, args, attempts, threads),
+        RetryableToolError,
+        TOOL_RETRY_ATTEMPTS,
+        TOOL_RETRY_WAIT_INITIAL_S,
+        TOOL_RETRY_WAIT_MAX_S,
+        call.deadline_at,
+    )
 
 
 async def execute(
