@@ -186,6 +186,15 @@ def rows(result: PhaseResult) -> None:
             ),
             f"model_worker_cpu_ms_{orchestrators}",
         )
+        broker_ms = cpu.get("broker_ms_per_conversation")
+        if broker_ms:
+            # The broker shares the 2 cores: its cost per conversation caps throughput too.
+            result.add(
+                Row(
+                    f"Kafka broker CPU per conversation, {label}",
+                    f"{broker_ms:.2f} ms (alone caps 2 cores at {2000 / broker_ms:.0f}/s)",
+                )
+            )
         tool = cpu["tool_worker_ms_per_tool_call"]
         pair = ("Celery worker", ratio(tool, celery_ms))
         result.ratios[f"tool_worker_cpu_{orchestrators}_vs_celery_worker_cpu"] = pair[1]
