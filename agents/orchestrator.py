@@ -359,9 +359,11 @@ class Orchestrator:
             )
 
     async def _rescan(self) -> None:
-        """Rebuild the deadline index after a rebalance (see `DeadlineIndex.sync`)."""
+        """Rebuild the deadline index after a rebalance (see `DeadlineIndex.sync`); drop
+        decoded states that went idle."""
         if self.deadlines.sync(self.table):
             self.states.keep_only(self.table)
+        self.states.evict_idle()
         metrics.IN_FLIGHT.set(self.deadlines.in_flight)
 
 

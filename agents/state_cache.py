@@ -56,6 +56,11 @@ class StateCache:
         self._entries.move_to_end(key)
         self._evict(now)
 
+    def evict_idle(self) -> None:
+        """Drop what went idle even when no event comes to trigger it (a pause of the whole
+        stream would otherwise keep every decoded state until the next event)."""
+        self._evict(self._clock())
+
     def forget(self, key: bytes) -> None:
         self._entries.pop(key, None)
 

@@ -56,3 +56,17 @@ def test_a_finished_conversation_is_not_kept() -> None:
     done = FinishedConversation(conversation_id="c", status="completed", forget_at=1.0)
     cache.stored(b"k", b"x", done)
     assert len(cache) == 0
+
+
+def test_idle_entries_go_without_another_event() -> None:
+    now = [0.0]
+    cache = StateCache(idle_s=2.0, clock=lambda: now[0])
+    for key in (b"a", b"b"):
+        raw, state = _stored()
+        cache.stored(key, raw, state)  # type: ignore[arg-type]
+    now[0] = 1.0
+    cache.evict_idle()
+    assert len(cache) == 2
+    now[0] = 2.5
+    cache.evict_idle()
+    assert len(cache) == 0
