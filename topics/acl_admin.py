@@ -116,4 +116,6 @@ def _binding(grant: Grant) -> tuple[int, str, int, str, str, int, int]:
 def _check(error_code: int, message: str | None, doing: str) -> None:
     if error_code:
         name = for_code(error_code).__name__
-        raise AclError(f"{doing.strip()}: {name}" + (f" ({message})" if message else ""))
+        # An authorization refusal's message is the broker's dump of the request: left out.
+        said = f" ({message[:200]})" if message and "Request(" not in message else ""
+        raise AclError(f"{doing.strip()}: {name}{said}")

@@ -91,3 +91,15 @@ def test_the_plan_has_no_duplicates_and_is_sorted() -> None:
     grants = plan(TOPICS, APP, principals(["clock", "calc", "calc"], ["beta", "alpha"]))
     assert grants == sorted(set(grants))
     assert grants == GRANTS
+
+
+def test_a_refusal_is_one_short_line_without_the_brokers_request_dump() -> None:
+    from topics.acl_admin import AclError, _check
+
+    _check(0, None, "granting")
+    dump = "Request Request(processor=1, connectionId=127.0.0.1:1-127.0.0.1:2-1, session=...)"
+    with pytest.raises(AclError) as refused:
+        _check(31, dump, "reading the ACLs of User:x")
+    assert str(refused.value) == "reading the ACLs of User:x: ClusterAuthorizationFailedError"
+    with pytest.raises(AclError, match=r"InvalidRequestError \(bad pattern\)$"):
+        _check(42, "bad pattern", "granting")
