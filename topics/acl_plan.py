@@ -135,7 +135,7 @@ def _orchestrator(topics: Topics, app_id: str, who: Principals) -> list[Grant]:
             Grant(user(me), Resource.TOPIC, f"{app_id}-", Pattern.PREFIXED, op)
             for op in (read, write, Operation.CREATE, Operation.DESCRIBE)
         ),
-        Grant(user(me), Resource.TOPIC, reply_prefix(topics), Pattern.PREFIXED, write),
+        Grant(user(me), Resource.TOPIC, topics.reply_prefix, Pattern.PREFIXED, write),
     ]
     for tool in who.tools:
         grants += _topic(me, topics.tool_calls(tool).name, write)
@@ -177,10 +177,6 @@ def _monitor(topics: Topics, me: str) -> list[Grant]:
         Grant(user(me), kind, name, pattern, Operation.DESCRIBE)
         for kind in (Resource.TOPIC, Resource.GROUP)
     ]
-
-
-def reply_prefix(topics: Topics) -> str:
-    return topics.reply_topic("x").name.removesuffix("x")
 
 
 def principals(

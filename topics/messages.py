@@ -6,11 +6,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from topics.names import TOOL_NAME_PATTERN
+
 SCHEMA_VERSION = 1
 MAX_DEAD_LETTER_PAYLOAD = 100_000
 MAX_CONVERSATION_ID_CHARS = 200
 ConversationId = Annotated[str, Field(min_length=1, max_length=MAX_CONVERSATION_ID_CHARS)]
-ToolName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+ToolName = Annotated[str, Field(pattern=TOOL_NAME_PATTERN.pattern)]
 MAX_METADATA_ENTRIES = 32
 MetadataKey = Annotated[str, Field(min_length=1, max_length=64)]
 MetadataValue = Annotated[str, Field(max_length=1024)]

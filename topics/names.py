@@ -13,7 +13,9 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 MAX_PAYLOAD_BYTES = MAX_MESSAGE_BYTES - 4096
 """The largest value the platform produces: the rest is room for the key and record framing."""
 JOURNAL_RETENTION_MS = 24 * 60 * 60 * 1000
-TOOL_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+NAME = r"[a-zA-Z0-9_-]{1,64}"
+"""A tool's or a client's name: it becomes part of topic and group names."""
+TOOL_NAME_PATTERN = re.compile(rf"^{NAME}$")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class Topics:
     @property
     def tool_registry_pattern(self) -> re.Pattern[str]:
         """Matches every tool's registry topic; group 1 is the tool's name."""
-        return re.compile(rf"^{re.escape(self._name('tool.'))}([a-zA-Z0-9_-]{{1,64}})\.registry$")
+        return re.compile(rf"^{re.escape(self._name('tool.'))}({NAME})\.registry$")
 
     def tool_journal(self, tool: str) -> TopicSpec:
         """Execution records of a tool that is not idempotent (key: tool_use_id).
@@ -101,7 +103,12 @@ class Topics:
         can let that client, and no other, read it."""
         if not TOOL_NAME_PATTERN.match(client):
             raise ValueError(f"invalid client name {client!r}: use 1-64 of [a-zA-Z0-9_-]")
-        return _standard(self._name(f"replies.{client}"), 1)
+        return _standard(f"{self.reply_prefix}{client}", 1)
+
+    @property
+    def reply_prefix(self) -> str:
+        """What every client's reply topic starts with (the orchestrator may write them all)."""
+        return self._name("replies.")
 
     def tool_group(self, tool: str) -> str:
         return self._name(f"tool-workers.{tool}")
