@@ -58,11 +58,11 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.nodes < 1:
         parser.error("--nodes must be at least 1")
+    if args.secure and args.port is not None:
+        parser.error("a secured broker picks free ports: drop --port")
     try:
         if args.action == "start" and args.secure:
             began = time.monotonic()
-            if args.port is not None:
-                parser.error("a secured broker picks free ports: drop --port")
             info, secured = start_secured(args.home, None, args.nodes)
             _print_started(info, began)
             print(

@@ -88,9 +88,11 @@ def start_cluster(
     secured = None if users is None else secure.prepare(home, [slot.port for slot in slots])
     for node_id, port, controller_port, node_dir in slots:
         node_dir.mkdir(parents=True, exist_ok=True)
-        overrides = secured and secure.properties(secured, home, port, controller_port)
+        overrides = (
+            None if secured is None else secure.properties(secured, home, port, controller_port)
+        )
         props = server_properties(
-            node_dir, node_id, port, controller_port, quorum, nodes, overrides or None
+            node_dir, node_id, port, controller_port, quorum, nodes, overrides
         )
         write_properties(node_dir, props)
     dirs = [slot.node_dir for slot in slots]
