@@ -102,14 +102,12 @@ class Stack:
             port = free_port()
             self.metrics_ports[name] = port
             args = [*args, "--metrics-port", str(port)]
-        log = self.config.log_dir / f"{name}.log"
-        self.log_starts[name] = log.stat().st_size if log.exists() else 0
-        self.processes[name] = spawn([*CLI, *args], log, env=self.env(name))
+        self._launch(name, [*CLI, *args], self.config.log_dir / f"{name}.log")
 
-    def _respawn(self, name: str, old: Spawned) -> Spawned:
-        path = old.log_path
-        self.log_starts[name] = path.stat().st_size if path.exists() else 0
-        return spawn(list(old.argv), path, env=self.env(name))
+    def _launch(self, name: str, argv: list[str], log: Path) -> None:
+        """Start process `name`, noting where its run begins in its (appended) log."""
+        self.log_starts[name] = log.stat().st_size if log.exists() else 0
+        self.processes[name] = spawn(argv, log, env=self.env(name))
 
     def start(self) -> None:
         """Create topics, then start every process (returns without waiting for them)."""
@@ -150,7 +148,7 @@ class Stack:
         """Stop one process by PID and start it again with the same arguments."""
         old = self.processes.pop(name)
         stop_pid(old.pid, expect_in_cmdline=MARKER)
-        self.processes[name] = self._respawn(name, old)
+        self._launch(name, list(old.argv), old.log_path)
 
     def kill(
         self, name: str, sig: signal.Signals = signal.SIGKILL, timeout_s: float = 30.0
@@ -166,7 +164,7 @@ class Stack:
         old = self.processes[name]
         if is_alive(old.pid):
             raise RuntimeError(f"{name} (pid {old.pid}) is still running")
-        self.processes[name] = self._respawn(name, old)
+        self._launch(name, list(old.argv), old.log_path)
 
     def dead(self) -> list[str]:
         """Names of processes that exited (they should all run until stopped)."""
