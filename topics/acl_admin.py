@@ -14,9 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import for_code
 from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest
 
-from topics import clients
 from topics.acl_plan import ALLOW, ANY_HOST, Grant, Operation, Pattern, Resource
-from topics.admin import DEFAULT_CONNECT_TIMEOUT_S, within
+from topics.admin import admin_session, within
 from topics.connection import Target
 
 ANY = 1
@@ -36,9 +35,7 @@ class Applied:
 async def apply(target: Target, grants: list[Grant], timeout_s: float = 30.0) -> Applied:
     """Make the ACLs of the plan's principals exactly `grants`: create what is missing and
     delete what they hold beyond it (a widened grant is narrowed again)."""
-    admin = clients.admin(target)
-    await within(admin.start(), DEFAULT_CONNECT_TIMEOUT_S, target)
-    try:
+    async with admin_session(target) as admin:
         held = await _held(admin, target, {g.principal for g in grants}, timeout_s)
         wanted = set(grants)
         added = sorted(wanted - held)
@@ -48,18 +45,12 @@ async def apply(target: Target, grants: list[Grant], timeout_s: float = 30.0) ->
         for grant in removed:
             await within(_delete(admin, grant), timeout_s, target)
         return Applied(added, removed)
-    finally:
-        await admin.close()
 
 
 async def held(target: Target, principals: set[str], timeout_s: float = 30.0) -> set[Grant]:
     """Every ALLOW binding the cluster holds for these principals."""
-    admin = clients.admin(target)
-    await within(admin.start(), DEFAULT_CONNECT_TIMEOUT_S, target)
-    try:
+    async with admin_session(target) as admin:
         return await _held(admin, target, principals, timeout_s)
-    finally:
-        await admin.close()
 
 
 async def _held(

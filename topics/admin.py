@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -45,6 +45,19 @@ async def within(work: Awaitable[T], timeout_s: float, bootstrap: Target) -> T:
         ) from exc
 
 
+@contextlib.asynccontextmanager
+async def admin_session(
+    bootstrap: Target, timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client (its start bounded like every connection step), closed after."""
+    admin = clients.admin(bootstrap)
+    await within(admin.start(), timeout_s, bootstrap)
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
 def durability_config(min_insync_replicas: int) -> dict[str, str]:
     """Topic configs that make acks=all mean "on `min_insync_replicas` brokers"."""
     return {"min.insync.replicas": str(min_insync_replicas)}
@@ -64,9 +77,7 @@ async def ensure_topics(
     local broker, 3 with `min_insync_replicas` 2 on a cluster, so one broker can be lost
     without losing an acknowledged message or refusing writes.
     """
-    admin = clients.admin(bootstrap)
-    await within(admin.start(), timeout_s, bootstrap)
-    try:
+    async with admin_session(bootstrap, timeout_s) as admin:
         existing = set(await within(admin.list_topics(), timeout_s, bootstrap))
         # One entry per name: Kafka refuses a whole request that names a topic twice.
         wanted = list({s.name: s for s in specs if s.name not in existing}.values())
@@ -85,8 +96,6 @@ async def ensure_topics(
             _check_created(response.topic_errors, bootstrap)
         await within(_visible(admin, {s.name for s in wanted}), timeout_s, bootstrap)
         return [s.name for s in wanted]
-    finally:
-        await admin.close()
 
 
 async def _visible(admin: AIOKafkaAdminClient, names: set[str]) -> None:

@@ -12,6 +12,7 @@ import urllib.request
 import uuid
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
@@ -31,6 +32,7 @@ from tests.support.waiting import wait_until
 from topics import clients
 from topics.acl_admin import apply, held
 from topics.acl_plan import Grant, Operation, Pattern, Resource, plan, principals, user
+from topics.admin import admin_session
 from topics.codec import encode, encode_key
 from topics.connection import Connection
 from topics.messages import AgentRequest, AgentResponse
@@ -144,14 +146,15 @@ async def test_the_tool_loop_completes_with_each_process_on_its_least_privilege_
     assert set(replicas.values()) == {want}, replicas
 
 
+async def described(kafka: Connection, topic: str) -> dict[str, Any]:
+    """The topic's metadata as this login gets it (its error code when refused)."""
+    async with admin_session(kafka) as admin:
+        [topic_metadata] = await admin.describe_topics([topic])
+    return topic_metadata
+
+
 async def replica_count(kafka: Connection, topic: str) -> int:
-    admin = clients.admin(kafka)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return len(described["partitions"][0]["replicas"])
+    return len((await described(kafka, topic))["partitions"][0]["replicas"])
 
 
 async def records(kafka: Connection, spec: TopicSpec, polls: int = 15) -> int:
@@ -181,13 +184,8 @@ async def writes(kafka: Connection, topic: str, key: bytes, value: bytes) -> Non
 
 async def metadata_error(kafka: Connection, topic: str) -> str:
     """The error the broker gives this login for the topic's metadata ("" if none)."""
-    admin = clients.admin(kafka)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return for_code(described["error_code"]).__name__ if described["error_code"] else ""
+    code = (await described(kafka, topic))["error_code"]
+    return for_code(code).__name__ if code else ""
 
 
 async def assert_refused(
