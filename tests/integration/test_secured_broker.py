@@ -16,8 +16,7 @@ from aiokafka.errors import KafkaError
 from agentstream.broker import Secured
 from agentstream.client import AgentClient, answer
 from agentstream.stack import Stack, StackConfig
-from config.settings import Settings
-from tests.support.secured import SECURE_USERS
+from tests.support.secured import SECURE_USERS, settings_for
 from topics import clients
 from topics.messages import AgentRequest
 
@@ -44,7 +43,7 @@ async def test_the_whole_tool_loop_completes_over_sasl_ssl(
     await asyncio.to_thread(stack.start)
     try:
         await stack.wait_for_tools(["calculator"], 90)
-        settings = Settings(**{"topic_prefix": prefix, **_settings_fields(secured)})
+        settings = settings_for(secured.connection(), prefix)
         client = AgentClient(settings)
         await client.start()
         try:
@@ -59,18 +58,6 @@ async def test_the_whole_tool_loop_completes_over_sasl_ssl(
         assert response.status == "completed" and "42" in response.text
     finally:
         stack.stop()
-
-
-def _settings_fields(secured: Secured) -> dict[str, str]:
-    kafka = secured.connection()
-    return {
-        "kafka_bootstrap_servers": kafka.bootstrap_servers,
-        "kafka_security_protocol": kafka.security_protocol,
-        "kafka_sasl_mechanism": str(kafka.sasl_mechanism),
-        "kafka_sasl_username": str(kafka.sasl_username),
-        "kafka_sasl_password": str(kafka.sasl_password),
-        "kafka_ssl_cafile": secured.ca_file,
-    }
 
 
 async def test_a_client_without_tls_and_sasl_cannot_use_the_broker(secured: Secured) -> None:

@@ -34,14 +34,20 @@ def settings_as(
     secured: Secured, user: str, prefix: str, replication: dict[str, int] | None = None
 ) -> Settings:
     """Platform settings that log in to the secured broker as `user`."""
-    kafka = login(secured, user)
+    return settings_for(login(secured, user), prefix, replication)
+
+
+def settings_for(
+    kafka: Connection, prefix: str, replication: dict[str, int] | None = None
+) -> Settings:
+    """Platform settings that connect as `kafka` says."""
     return Settings(
         **(replication or {}),
         topic_prefix=prefix,
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         kafka_security_protocol=kafka.security_protocol,
         kafka_sasl_mechanism=kafka.sasl_mechanism,
-        kafka_sasl_username=user,
-        kafka_sasl_password=SECURE_USERS[user],
-        kafka_ssl_cafile=secured.ca_file,
+        kafka_sasl_username=kafka.sasl_username,
+        kafka_sasl_password=kafka.sasl_password,
+        kafka_ssl_cafile=kafka.ssl_cafile,
     )
