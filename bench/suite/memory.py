@@ -20,7 +20,6 @@ Call leases are 600 s for this stack, so waiting calls are not re-published mean
 from __future__ import annotations
 
 import asyncio
-import time
 
 from bench.memory import rss_mb
 from bench.suite.names import NAP, NOOP
@@ -37,13 +36,8 @@ async def hold(target: Target, cids: list[str], nap_s: float) -> None:
     for cid in cids:
         await target.client.submit(cid, f"nap for {nap_s:g} seconds", [NAP], 900, wait=False)
     await target.client.flush()
-    deadline = time.monotonic() + DISPATCH_TIMEOUT_S
-    events = target.observer.events
-    while not all(any(e.type == "model_call_finished" for e in events[c]) for c in cids):
-        target.check_alive()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not every nap call dispatched in {DISPATCH_TIMEOUT_S:g}s")
-        await asyncio.sleep(0.5)
+    # The model call that asks for the nap has finished: its call is dispatched.
+    await target.each_had(cids, "model_call_finished", DISPATCH_TIMEOUT_S, poll_s=0.5)
     await asyncio.sleep(IDLE_S)
 
 

@@ -93,13 +93,21 @@ class Target:
     async def settled(self, cids: list[str], timeout_s: float = 30.0) -> None:
         """Wait until each conversation's `conversation_finished` event has been read (it is
         published after the answer, so it may arrive a moment after it)."""
+        await self.each_had(cids, "conversation_finished", timeout_s)
+
+    async def each_had(
+        self, cids: list[str], event: str, timeout_s: float, poll_s: float = 0.05
+    ) -> None:
+        """Wait until an `event` of each conversation has been read, the platform alive."""
         deadline = time.monotonic() + timeout_s
         events = self.observer.events
-        while not all(any(e.type == "conversation_finished" for e in events[c]) for c in cids):
+        while not all(any(e.type == event for e in events[c]) for c in cids):
             self.check_alive()
             if time.monotonic() > deadline:
-                raise TimeoutError(f"events of {len(cids)} conversations not all read")
-            await asyncio.sleep(0.05)
+                raise TimeoutError(
+                    f"no {event} event of {len(cids)} conversations within {timeout_s:g}s"
+                )
+            await asyncio.sleep(poll_s)
 
     async def run_bounded(
         self, jobs: list[tuple[str, str]], tools: list[str], in_flight: int, timeout_s: float = 300
