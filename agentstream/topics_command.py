@@ -28,7 +28,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     topics = Topics(settings.topic_prefix)
-    specs = platform_topics(topics, args.tool) + [topics.reply_topic(c) for c in args.client]
+    try:
+        specs = platform_topics(topics, args.tool) + [topics.reply_topic(c) for c in args.client]
+    except ValueError as exc:  # a tool or client name that cannot be part of a topic name
+        parser.error(str(exc))
     if args.action == "list":
         for spec in specs:
             print(f"{spec.name}\tpartitions={spec.partitions}\t{spec.config}")
