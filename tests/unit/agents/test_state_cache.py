@@ -70,3 +70,17 @@ def test_idle_entries_go_without_another_event() -> None:
     now[0] = 2.5
     cache.evict_idle()
     assert len(cache) == 0
+
+
+def test_a_burst_of_active_conversations_keeps_at_most_the_default_bound_decoded() -> None:
+    """A burst of new conversations, all active within the idle limit, must not hold every
+    state decoded: the high-water mark stays in the process's RSS after the burst."""
+    from agents.state_cache import MAX_ENTRIES
+
+    cache = StateCache(clock=lambda: 0.0)
+    raw, state = _stored()
+    for i in range(MAX_ENTRIES + 100):
+        cache.stored(str(i).encode(), raw, state)  # type: ignore[arg-type]
+    assert len(cache) == MAX_ENTRIES <= 1024
+    assert cache.load(b"0", raw) is not state  # the oldest went first
+    assert cache.load(str(MAX_ENTRIES + 99).encode(), raw) is state
