@@ -1,0 +1,118 @@
+"""The floor under the model worker's CPU per call: the same call, in one process, no Kafka.
+
+`cpu_per_call` starts the local Messages API server, then makes `n` calls each way and
+times only this process's CPU (`time.process_time`; the server's CPU is its own):
+
+- `sdk`: `ModelCaller.call` with the worker's own client (`make_client`: the official
+  SDK over its aiohttp transport): everything the worker does for a model call except
+  consuming the ModelCall and producing the ModelResult.
+- `http`: one plain aiohttp POST of the same request body, the response read and parsed:
+  what the HTTP exchange costs without the SDK.
+
+The model worker's figure in the throughput phase, divided by `sdk`, is what Kafka and
+the worker loop add; `sdk` against `http` is what the SDK itself costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from agentstream.broker import free_port
+from agentstream.processes import spawn, stop_pid
+from agentstream.stack import CLI
+from config.settings import Settings
+from tool_workers.model_worker import ModelCaller, make_client
+from topics.messages import ModelCall
+
+WARMUP = 50
+READY_TIMEOUT_S = 60.0
+CALL_TIMEOUT_S = 30.0
+
+
+def request_params(settings: Settings, prompt: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """A first model call as the orchestrator publishes it: the prompt and the tools."""
+    return {
+        "model": settings.model,
+        "max_tokens": settings.model_max_tokens,
+        "messages": [{"role": "user", "content": prompt}],
+        "tools": tools,
+        "tool_choice": {"type": "auto"},
+    }
+
+
+async def _cpu_ms(n: int, call: Callable[[], Awaitable[Any]]) -> float:
+    """CPU milliseconds of this process per `call()`, after a warm-up."""
+    for _ in range(WARMUP):
+        await call()
+    began = time.process_time()
+    for _ in range(n):
+        await call()
+    return (time.process_time() - began) * 1000 / n
+
+
+async def _until_answering(post: Callable[[], Awaitable[Any]]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        try:
+            await post()
+            return
+        except (aiohttp.ClientError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def cpu_per_call(
+    n: int, prompt: str, tools: list[dict[str, Any]], log_dir: Path
+) -> dict[str, float]:
+    """`{"sdk": ms, "http": ms}`: this process's CPU per model call, each way."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = spawn([*CLI, "model-server", "--port", str(port)], log_dir / "model-server.log")
+    settings = Settings(model_backend="local", anthropic_base_url=url)
+    params = request_params(settings, prompt, tools)
+    body = json.dumps(params).encode()
+    headers = {
+        "x-api-key": "local",
+        "anthropic-version": "2023-06-01",
+        "content-type": "application/json",
+    }
+    client = make_client(settings)
+    caller = ModelCaller(settings, client, "bench")
+    timeout = aiohttp.ClientTimeout(total=CALL_TIMEOUT_S)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+
+            async def post() -> Any:
+                async with session.post(f"{url}/v1/messages", data=body, headers=headers) as r:
+                    r.raise_for_status()
+                    return json.loads(await r.read())
+
+            async def sdk() -> Any:
+                call = ModelCall(
+                    conversation_id="bench",
+                    call_id=uuid.uuid4().hex,
+                    params=params,
+                    deadline_at=time.time() + CALL_TIMEOUT_S,
+                )
+                result, _ = await caller.call(call)
+                if result.error is not None:
+                    raise RuntimeError(f"the model call failed: {result.error.message}")
+                return result
+
+            await _until_answering(post)
+            return {
+                "sdk": round(await _cpu_ms(n, sdk), 3),
+                "http": round(await _cpu_ms(n, post), 3),
+            }
+    finally:
+        await client.close()
+        stop_pid(server.pid, "model-server")
