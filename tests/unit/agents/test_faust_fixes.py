@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -122,3 +123,22 @@ async def test_the_orchestrator_consumer_long_polls_briefly() -> None:
         assert kafka._fetch_max_wait_ms == FETCH_MAX_WAIT_MS < 1500
     finally:
         await kafka.stop()
+
+
+async def test_the_consumer_service_runs_its_calls_on_the_apps_loop_in_this_thread() -> None:
+    """faust hands each fetch, commit and seek to a thread with its own loop; the installed
+    service takes the app's loop, and a call runs in place: same thread, same loop."""
+    import threading
+
+    from agents.faust_app import build_app
+    from config.settings import Settings
+
+    app = build_app(Settings(topic_prefix="unit."))
+    service = app.consumer._thread
+    assert service.thread_loop is service.parent_loop is app.loop
+
+    async def where() -> tuple[int, asyncio.AbstractEventLoop]:
+        return threading.get_ident(), asyncio.get_running_loop()
+
+    assert await service.call_thread(where) == (threading.get_ident(), asyncio.get_running_loop())
+    assert await service.call_thread(lambda x: x + 1, 1) == 2  # plain functions too
