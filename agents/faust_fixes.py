@@ -124,6 +124,10 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     orchestrator pays with a fetch every FETCH_MAX_WAIT_MS.
     """
 
+    _serving: asyncio.Future[None] | None = None
+    """The service's run (`_serve`) as a task: held here, as the loop keeps only a weak
+    reference to its tasks."""
+
     def __init__(self, consumer: Any, *, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
         super().__init__(consumer, loop=loop, thread_loop=loop, **kwargs)
 

@@ -15,7 +15,6 @@ the worker loop add; `sdk` against `http` is what the SDK itself costs.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -28,6 +27,7 @@ import aiohttp
 from agentstream.broker import free_port
 from agentstream.processes import spawn, stop_pid
 from agentstream.stack import CLI
+from bench.chaos.clients import wait_for
 from config.settings import Settings
 from tool_workers.model_worker import ModelCaller, make_client
 from topics.messages import ModelCall
@@ -56,18 +56,6 @@ async def _cpu_ms(n: int, call: Callable[[], Awaitable[Any]]) -> float:
     for _ in range(n):
         await call()
     return (time.process_time() - began) * 1000 / n
-
-
-async def _until_answering(post: Callable[[], Awaitable[Any]]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        try:
-            await post()
-            return
-        except (aiohttp.ClientError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
 
 
 async def cpu_per_call(
@@ -108,7 +96,11 @@ async def cpu_per_call(
                     raise RuntimeError(f"the model call failed: {result.error.message}")
                 return result
 
-            await _until_answering(post)
+            async def answering() -> bool:
+                await post()
+                return True
+
+            await wait_for(answering, READY_TIMEOUT_S, "the local model server", poll_s=0.1)
             return {
                 "sdk": round(await _cpu_ms(n, sdk), 3),
                 "http": round(await _cpu_ms(n, post), 3),

@@ -34,7 +34,7 @@ import time
 
 from bench.suite import baselines
 from bench.suite.hop import model_hops
-from bench.suite.names import NOOP
+from bench.suite.names import NOOP, TOOLS_MODULE
 from bench.suite.platform import Bench, Probe, Target, cpu_by_role, ids, log_findings, platform
 from bench.suite.report import PhaseResult, Row, num, ratio, ratio_text
 from bench.suite.stats import rounded, summary_ms, window_rate
@@ -135,7 +135,7 @@ async def run(bench: Bench) -> PhaseResult:
             lambda session: session.throughput(config["celery_tasks"]),
         )
     async with outcomes.attempt("model_call"):
-        noop = load(["bench.bench_tools"])[NOOP].spec().definition()
+        noop = load([TOOLS_MODULE])[NOOP].spec().definition()
         outcomes.figures["model_call"] = await baselines.model_call_cpu(
             bench.size(MODEL_CALLS_IN_PROCESS, 200),
             prompt(0),
