@@ -75,8 +75,11 @@ faust already has on every rebalance. (A delivery that is blocked inside the con
 at the moment of a clear can likewise be processed twice, never lost.) Steady-state
 consumption is unchanged: these paths only run during rebalances and recovery.
 
-Also here, for speed: `ConsumerThread` runs faust's consumer service on the app's own
-event loop instead of a thread, and shortens its fetch long-poll (see its docstring).
+Also here, for speed: `before_commit(app, hook)` runs `hook` just before faust commits
+input offsets (and before it flushes its producer for that commit), which lets the
+orchestrator hold state writes until then (`agents.state_writes`). And `ConsumerThread`
+runs faust's consumer service on the app's own event loop instead of a thread, and
+shortens its fetch long-poll (see its docstring).
 The analysis above was made on faust's threaded consumer; on one loop the same paths run
 in the same order, only without another thread interleaving with them.
 """
@@ -86,6 +89,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from functools import cached_property
@@ -156,8 +160,31 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
+_BEFORE_COMMIT: weakref.WeakKeyDictionary[faust.App, list[Callable[[], None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def before_commit(app: faust.App, hook: Callable[[], None]) -> None:
+    """Run `hook` before every commit of input offsets by `app` (installed with `install`).
+
+    Every commit goes through `Consumer._commit_offsets` (the commit timer, rebalances via
+    `wait_empty`, shutdown), which flushes faust's producer right after the hooks: what a
+    hook hands to the producer, the changelog buffer included, is sent before the offsets.
+    """
+    _BEFORE_COMMIT.setdefault(app, []).append(hook)
+
+
 class Consumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer that re-reads what faust discards during recovery."""
+    """faust's aiokafka consumer that re-reads what faust discards during recovery, and
+    runs the `before_commit` hooks."""
+
+    async def _commit_offsets(
+        self, offsets: Mapping[TP, int], start_new_transaction: bool = True
+    ) -> bool:
+        for hook in _BEFORE_COMMIT.get(self.app, ()):
+            hook()
+        return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)

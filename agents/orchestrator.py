@@ -3,8 +3,9 @@
 One agent (concurrency 1) consumes agent.requests and agent.steps, which are
 co-partitioned by conversation id, so the instance owning a conversation sees its
 request, all its results and its table entry. Per event: load the state, call
-`machine.step`, answer first, store the new state, send the rest. What survives a
-crash, and why faust's exactly_once is not used: `docs/crash-safety.md`.
+`machine.step`, answer first, hold the new state, send the rest; held states are stored
+in the table just before faust commits (`agents.state_writes`). What survives a crash,
+and why faust's exactly_once is not used: `docs/crash-safety.md`.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from agents.answers import ResponseLog
 from agents.deadlines import DeadlineIndex
 from agents.encoded import Encoded, TooLarge
 from agents.faust_app import app_id, changelog_config
+from agents.faust_fixes import before_commit
 from agents.machine import Context, Emit, Event, State, Transition, fail, refuse, step, too_large
 from agents.policy import Defaults
 from agents.registry_view import RegistryView
 from agents.sending import Sender, TopicDirectory, Undelivered
 from agents.state import ConversationState
 from agents.state_cache import StateCache
+from agents.state_writes import HeldWrites, Write
 from config.settings import Settings
 from monitoring import metrics
 from monitoring.pricing import Pricing
@@ -63,6 +66,7 @@ class Orchestrator:
         self.pricing = Pricing.load(settings.prices_file)
         self.deadlines = DeadlineIndex()
         self.states = StateCache()
+        self.writes = HeldWrites()
         self.defaults = Defaults.of(settings)
         self.reply_topics = ReplyTopicPolicy(
             self.topics, settings.reply_topic_patterns, internal_prefixes=(f"{app_id(settings)}-",)
@@ -92,6 +96,8 @@ class Orchestrator:
         app.timer(settings.timer_interval_s)(self._tick_due)
         app.timer(RESCAN_INTERVAL_S)(self._rescan)
         app.on_before_shutdown.connect(self._close_readers)
+        before_commit(app, self._store_held_states)
+        app.on_partitions_revoked.connect(self._drop_revoked)
 
     @property
     def sender(self) -> Sender:
@@ -172,7 +178,7 @@ class Orchestrator:
         ctx = self._context()
         state: State | None = None
         try:
-            raw = self.table.get(key)
+            raw = self.writes.read(key, self.table)
             state = self.states.load(key, raw)
             transition = step(state, event, ctx)
             encoded = Encoded(transition, transition.state is not state)
@@ -188,22 +194,24 @@ class Orchestrator:
             transition = fail(state, event, ctx, f"internal error applying a {kind}")
             encoded = Encoded(transition, True)
         since = state.started_at if isinstance(state, ConversationState) else None
-        await self._commit(key, conversation_id, transition, encoded, since)
+        await self._commit(key, message.partition, conversation_id, transition, encoded, since)
 
     async def _commit(
         self,
         key: bytes,
+        partition: int,
         conversation_id: str,
         transition: Transition,
         encoded: Encoded,
         started_at: float | None = None,
     ) -> None:
-        """Answer first, then store the new state, then send the rest; record metrics.
+        """Answer first, then hold the new state, then send the rest; record metrics.
 
         The final answer is acknowledged by the broker before the state saying "finished"
-        is stored: if it cannot be delivered, the conversation keeps its previous state
-        and its lease or deadline brings it back here, so an answer is never lost to a
-        crash or a broker outage. Calls and events follow the state (see `Sender`).
+        is held (and so before it is stored): if it cannot be delivered, the conversation
+        keeps its previous state and its lease or deadline brings it back here, so an
+        answer is never lost to a crash or a broker outage. Calls and events follow the
+        state (see `Sender`).
         """
         sends = list(zip(transition.emits, encoded.emits, strict=True))
         if started_at is not None and await self._answered_before(
@@ -223,11 +231,11 @@ class Orchestrator:
             )
             return
         if transition.forget:
-            self.table.pop(key, None)
+            self.writes.delete(key, partition, stored=key in self.table)
             self.states.forget(key)
             self.deadlines.set(conversation_id, None)
         elif encoded.state is not None and transition.state is not None:
-            self.table[key] = encoded.state
+            self.writes.put(key, partition, encoded.state)
             state = transition.state
             self.states.stored(key, encoded.state, state)
             self.deadlines.set(conversation_id, state.next_deadline(), not state.finished)
@@ -358,9 +366,38 @@ class Orchestrator:
                 self.topics.agent_steps.name, encode_key(conversation_id), encode(tick)
             )
 
+    def _store_held_states(self) -> None:
+        """Write the held states to the table: its in-memory store and its changelog, in
+        the partition of the event that made each (the table's own `__setitem__` takes it
+        from the current event, and there is none at commit time)."""
+        writes = self.writes.drain()
+        for done, write in enumerate(writes):
+            try:
+                self._store(write)
+            except Exception:
+                for unwritten in writes[done:]:  # kept for the next try; no offset commits
+                    self.writes.hold(unwritten)
+                raise
+        metrics.STATE_WRITES.inc(len(writes))
+
+    def _drop_revoked(self, _app: faust.App, revoked: set[Any], **_kwargs: Any) -> None:
+        inputs = {self.topics.agent_requests.name, self.topics.agent_steps.name}
+        dropped = self.writes.drop({tp.partition for tp in revoked if tp.topic in inputs})
+        if dropped:
+            log.info("Dropped %d held states of revoked partitions (not committed).", dropped)
+
+    def _store(self, write: Write) -> None:
+        if write.value is None:
+            self.table.send_changelog(write.partition, write.key, None, value_serializer="raw")
+            self.table.data.pop(write.key, None)
+        else:
+            self.table.send_changelog(write.partition, write.key, write.value)
+            self.table.data[write.key] = write.value
+
     async def _rescan(self) -> None:
-        """Rebuild the deadline index after a rebalance (see `DeadlineIndex.sync`); drop
-        decoded states that went idle."""
+        """Store held states; rebuild the deadline index after a rebalance (see
+        `DeadlineIndex.sync`); drop decoded states that went idle."""
+        self._store_held_states()
         if self.deadlines.sync(self.table):
             self.states.keep_only(self.table)
         self.states.evict_idle()

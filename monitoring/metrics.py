@@ -77,6 +77,11 @@ REKEYED = Counter(
     "agentstream_requests_rekeyed_total",
     "Requests re-published under their conversation id (unkeyed or misplaced).",
 )
+STATE_WRITES = Counter(
+    "agentstream_state_writes_total",
+    "Conversation states written to the table's changelog (the newest per conversation "
+    "at each commit, not one per event).",
+)
 SEND_FAILURES = Counter(
     "agentstream_send_failures_total",
     "Messages the orchestrator could not deliver (call, reply, other).",

@@ -1,5 +1,6 @@
-"""Conversation state lives in the changelog: a restarted orchestrator carries on, and a
-request published while it recovers is read (faust #596, fixed in agents/faust_fixes.py)."""
+"""Conversation state lives in the changelog: a restarted orchestrator carries on, a
+request published while it recovers is read (faust #596, fixed in agents/faust_fixes.py),
+and what is committed is stored."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
+from agents.faust_app import app_id
+from agents.state import load_stored
 from agentstream.client import AgentClient
 from agentstream.stack import Stack, StackConfig
 from config.settings import Settings
 from tests.conftest import KafkaUnderTest
+from tests.support.kafka import committed_offsets, read_partition
+from tests.support.waiting import wait_until
+from topics.codec import encode_key
 from topics.messages import AgentEvent, AgentRequest, AgentResponse
+from topics.names import Topics
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,3 +88,53 @@ async def test_a_conversation_survives_an_orchestrator_restart(small_stack: Stac
         assert later.status == "completed" and "42" in later.text
     finally:
         await client.stop()
+
+
+async def test_a_committed_conversation_has_its_last_state_in_the_changelog(
+    small_stack: Stack,
+) -> None:
+    """States are held until faust commits and stored just before (agents/state_writes.py):
+    once the offsets of a conversation's inputs are committed, its finished state is in the
+    changelog, written fewer times than the conversation had events."""
+    cfg = small_stack.config
+    settings = Settings(kafka_bootstrap_servers=cfg.bootstrap, topic_prefix=cfg.prefix)
+    topics = Topics(cfg.prefix)
+    client = AgentClient(settings)
+    await client.start()
+    try:
+        request = AgentRequest(
+            conversation_id=f"w-{uuid.uuid4().hex[:8]}", tools=["calculator"], prompt="compute 6*7"
+        )
+        await client.submit(request)
+        async for message in client.follow({request.conversation_id}, timeout_s=60):
+            if isinstance(message, AgentResponse):
+                assert message.status == "completed", message.error
+                break
+    finally:
+        await client.stop()
+    key = encode_key(request.conversation_id)
+    partitions = list(range(topics.agent_requests.partitions))
+    partition = DefaultPartitioner()(key, partitions, partitions)
+    inputs = [topics.agent_requests.name, topics.agent_steps.name]
+    ends = {
+        name: (await read_partition(cfg.bootstrap, name, partition))[-1].offset + 1
+        for name in inputs
+    }
+
+    async def inputs_committed() -> bool:
+        committed = await committed_offsets(cfg.bootstrap, app_id(settings))
+        return all(committed.get((name, partition), -1) >= end for name, end in ends.items())
+
+    await wait_until(inputs_committed, 30, "the orchestrator to commit the conversation's inputs")
+    changelog = f"{app_id(settings)}-conversations-changelog"
+    writes = [r for r in await read_partition(cfg.bootstrap, changelog, partition) if r.key == key]
+    steps = [
+        r
+        for r in await read_partition(cfg.bootstrap, topics.agent_steps.name, partition)
+        if r.key == key
+    ]
+    assert writes and writes[-1].value is not None
+    assert load_stored(writes[-1].value).finished
+    events = 1 + len(steps)  # the request, two model results and a tool result
+    assert events == 4
+    assert len(writes) < events

@@ -142,3 +142,33 @@ async def test_the_consumer_service_runs_its_calls_on_the_apps_loop_in_this_thre
 
     assert await service.call_thread(where) == (threading.get_ident(), asyncio.get_running_loop())
     assert await service.call_thread(lambda x: x + 1, 1) == 2  # plain functions too
+
+
+async def test_before_commit_hooks_run_before_faust_flushes_and_commits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """faust's `_commit_offsets` flushes the producer, then commits: a hook's writes must be
+    handed over before both, on every commit of the app's consumer."""
+    from agents.faust_app import build_app
+    from agents.faust_fixes import before_commit
+    from config.settings import Settings
+
+    order: list[str] = []
+
+    async def faust_commit(self: Any, offsets: Any, start_new_transaction: bool = True) -> bool:
+        order.append(f"flush and commit {dict(offsets)}")
+        return True
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_commit_offsets", faust_commit)
+    app = build_app(Settings(topic_prefix="unit."))
+    other = build_app(Settings(topic_prefix="other."))
+    before_commit(app, lambda: order.append("store held states"))
+    before_commit(other, lambda: order.append("the other app's hook"))
+    assert await app.consumer._commit_offsets({REQUESTS: 7}) is True
+    assert await app.consumer._commit_offsets({REQUESTS: 9}) is True
+    assert order == [
+        "store held states",
+        f"flush and commit { ({REQUESTS: 7}) }",
+        "store held states",
+        f"flush and commit { ({REQUESTS: 9}) }",
+    ]

@@ -1,0 +1,72 @@
+"""Conversation states held in memory until faust commits, then stored once per conversation.
+
+Storing every event's state in the table cost one changelog record each: six per
+conversation of two turns and three tools, about a quarter of everything the orchestrator
+produced. What crash safety needs is weaker: every state that covers an input offset
+faust commits must be in the changelog before that commit. So states are held here, the
+newest per conversation, and stored just before each commit (`faust_fixes.before_commit`:
+faust flushes its producer, changelog buffer included, right after) and by the
+orchestrator's rescan. So whatever is held at any moment belongs to events whose offsets
+are not committed: a crash loses only those, and they are read again and applied to the
+last stored state, as after any crash (docs/crash-safety.md); for the same reason, what
+is held for partitions a rebalance takes away is dropped, not written late.
+
+Pure: which writes are due, not how they are made (`Orchestrator._store_held_states`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Write:
+    """Store `value` under `key` in changelog partition `partition`; None deletes it."""
+
+    key: bytes
+    partition: int
+    value: bytes | None
+
+
+class HeldWrites:
+    """key -> the newest state not stored yet (or its deletion), with its partition."""
+
+    def __init__(self) -> None:
+        self._held: dict[bytes, Write] = {}
+
+    def put(self, key: bytes, partition: int, value: bytes) -> None:
+        self._held[key] = Write(key, partition, value)
+
+    def hold(self, write: Write) -> None:
+        """Hold `write` again (it could not be made), unless a newer one is held."""
+        self._held.setdefault(write.key, write)
+
+    def delete(self, key: bytes, partition: int, stored: bool) -> None:
+        """Forget `key`; a deletion is written only when the table `stored` it before (a
+        conversation that began and ended between two commits leaves no record at all)."""
+        if stored:
+            self._held[key] = Write(key, partition, None)
+        else:
+            self._held.pop(key, None)
+
+    def drop(self, partitions: Container[int]) -> int:
+        """Forget what is held for `partitions` (revoked: their uncommitted events go to the
+        next owner, which applies them to the stored states); how many were dropped."""
+        gone = [key for key, write in self._held.items() if write.partition in partitions]
+        for key in gone:
+            del self._held[key]
+        return len(gone)
+
+    def read(self, key: bytes, table: Mapping[bytes, bytes | None]) -> bytes | None:
+        """The state of `key` as it will be stored: held, else what the table holds."""
+        held = self._held.get(key)
+        return table.get(key) if held is None else held.value
+
+    def drain(self) -> list[Write]:
+        """Every held write, oldest key first; nothing is held afterwards."""
+        writes, self._held = list(self._held.values()), {}
+        return writes
+
+    def __len__(self) -> int:
+        return len(self._held)
