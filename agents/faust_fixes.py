@@ -172,6 +172,8 @@ def before_commit(app: faust.App, hook: Callable[[], None]) -> None:
     `wait_empty`, shutdown), which flushes faust's producer right after the hooks: what a
     hook hands to the producer, the changelog buffer included, is sent before the offsets.
     """
+    if app.transport.Consumer is not Consumer:
+        raise RuntimeError("before_commit() needs install(app) first: faust's own consumer")
     _BEFORE_COMMIT.setdefault(app, []).append(hook)
 
 

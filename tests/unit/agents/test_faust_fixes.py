@@ -172,3 +172,14 @@ async def test_before_commit_hooks_run_before_faust_flushes_and_commits(
         "store held states",
         f"flush and commit { ({REQUESTS: 9}) }",
     ]
+
+
+def test_a_hook_on_an_app_without_the_installed_consumer_is_refused() -> None:
+    """Without `install(app)` faust's own consumer would commit without running the hook."""
+    import faust
+
+    from agents.faust_fixes import before_commit
+
+    plain = faust.App("unit-plain", broker="kafka://127.0.0.1:1")
+    with pytest.raises(RuntimeError, match="install"):
+        before_commit(plain, lambda: None)
