@@ -1,8 +1,8 @@
 """Conversation states held in memory until faust commits, then stored once per conversation.
 
 Storing every event's state in the table cost one changelog record each: six per
-conversation of two turns and three tools, about a quarter of everything the orchestrator
-produced. What crash safety needs is weaker: every state that covers an input offset
+conversation of two turns and three tools, a third of the 19 records the orchestrator
+produced for it. What crash safety needs is weaker: every state that covers an input offset
 faust commits must be in the changelog before that commit. So states are held here, the
 newest per conversation, and stored just before each commit (`faust_fixes.before_commit`:
 faust flushes its producer, changelog buffer included, right after) and by the
