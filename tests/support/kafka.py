@@ -19,13 +19,8 @@ async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
 
 async def committed_total(bootstrap: str, group: str, topic: str) -> int:
     """Sum of the group's committed offsets over `topic`'s partitions (0 where none)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+    offsets = await committed_offsets(bootstrap, group)
+    return sum(offset for (name, _), offset in offsets.items() if name == topic and offset > 0)
 
 
 async def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
