@@ -91,7 +91,7 @@ import inspect
 import logging
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -160,17 +160,20 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
-_BEFORE_COMMIT: weakref.WeakKeyDictionary[faust.App, list[Callable[[], None]]] = (
-    weakref.WeakKeyDictionary()
-)
+CommitHook = Callable[[], Awaitable[bool]]
+"""Runs before a commit of input offsets; False postpones that commit (nothing is lost:
+the offsets are committed by a later commit)."""
+_BEFORE_COMMIT: weakref.WeakKeyDictionary[faust.App, list[CommitHook]] = weakref.WeakKeyDictionary()
 
 
-def before_commit(app: faust.App, hook: Callable[[], None]) -> None:
+def before_commit(app: faust.App, hook: CommitHook) -> None:
     """Run `hook` before every commit of input offsets by `app` (installed with `install`).
 
     Every commit goes through `Consumer._commit_offsets` (the commit timer, rebalances via
-    `wait_empty`, shutdown), which flushes faust's producer right after the hooks: what a
-    hook hands to the producer, the changelog buffer included, is sent before the offsets.
+    `wait_empty`, shutdown), which flushes faust's producer after the hooks and then
+    commits. That flush is best-effort for faust's own buffer (table changelog writes), so
+    a hook that needs its writes on the broker first waits for their acknowledgements
+    itself, and returns False to postpone the commit when they are not all in.
     """
     if app.transport.Consumer is not Consumer:
         raise RuntimeError("before_commit() needs install(app) first: faust's own consumer")
@@ -185,7 +188,8 @@ class Consumer(faust_aiokafka.Consumer):
         self, offsets: Mapping[TP, int], start_new_transaction: bool = True
     ) -> bool:
         for hook in _BEFORE_COMMIT.get(self.app, ()):
-            hook()
+            if not await hook():
+                return False
         return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
 
     def _new_consumer_thread(self) -> ConsumerThread:

@@ -10,6 +10,7 @@ and why faust's exactly_once is not used: `docs/crash-safety.md`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -47,6 +48,8 @@ from topics.reply_topics import ReplyTopicPolicy
 
 log = logging.getLogger(__name__)
 RESCAN_INTERVAL_S = 2.0
+COMMIT_WAIT_S = 5.0
+"""How long a commit waits for state writes to be acknowledged before it is postponed."""
 _partitioner = DefaultPartitioner()
 
 
@@ -96,7 +99,7 @@ class Orchestrator:
         app.timer(settings.timer_interval_s)(self._tick_due)
         app.timer(RESCAN_INTERVAL_S)(self._rescan)
         app.on_before_shutdown.connect(self._close_readers)
-        before_commit(app, self._store_held_states)
+        before_commit(app, self._before_commit)
         app.on_partitions_revoked.connect(self._drop_revoked)
 
     @property
@@ -366,6 +369,22 @@ class Orchestrator:
                 self.topics.agent_steps.name, encode_key(conversation_id), encode(tick)
             )
 
+    async def _before_commit(self) -> bool:
+        """Store the held states and wait (bounded) for every stored state to be on the
+        broker: True lets faust commit the input offsets; False postpones the commit."""
+        self._store_held_states()
+        waiting = self.writes.unacknowledged()
+        if waiting:
+            await asyncio.wait(waiting, timeout=COMMIT_WAIT_S)
+        if self.writes.settle():
+            return True
+        log.warning(
+            "Input offsets not committed yet: %d state writes unacknowledged or failed "
+            "(tried again at the next commit).",
+            len(self.writes.unacknowledged()) + len(self.writes),
+        )
+        return False
+
     def _store_held_states(self) -> None:
         """Write the held states to the table: its in-memory store and its changelog, in
         the partition of the event that made each (the table's own `__setitem__` takes it
@@ -373,7 +392,7 @@ class Orchestrator:
         writes = self.writes.drain()
         for done, write in enumerate(writes):
             try:
-                self._store(write)
+                self.writes.sent(write, self._store(write))
             except Exception:
                 for unwritten in writes[done:]:  # kept for the next try; no offset commits
                     self.writes.hold(unwritten)
@@ -386,13 +405,15 @@ class Orchestrator:
         if dropped:
             log.info("Dropped %d held states of revoked partitions (not committed).", dropped)
 
-    def _store(self, write: Write) -> None:
+    def _store(self, write: Write) -> asyncio.Future[Any]:
+        """The changelog record's acknowledgement (faust resolves it once the broker has it)."""
         if write.value is None:
-            self.table.send_changelog(write.partition, write.key, None, value_serializer="raw")
             self.table.data.pop(write.key, None)
-        else:
-            self.table.send_changelog(write.partition, write.key, write.value)
-            self.table.data[write.key] = write.value
+            return self.table.send_changelog(
+                write.partition, write.key, None, value_serializer="raw"
+            )
+        self.table.data[write.key] = write.value
+        return self.table.send_changelog(write.partition, write.key, write.value)
 
     async def _rescan(self) -> None:
         """Store held states; rebuild the deadline index after a rebalance (see

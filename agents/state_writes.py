@@ -4,18 +4,22 @@ Storing every event's state in the table cost one changelog record each: six per
 conversation of two turns and three tools, a third of the 19 records the orchestrator
 produced for it. What crash safety needs is weaker: every state that covers an input offset
 faust commits must be in the changelog before that commit. So states are held here, the
-newest per conversation, and stored just before each commit (`faust_fixes.before_commit`:
-faust flushes its producer, changelog buffer included, right after) and by the
-orchestrator's rescan. So whatever is held at any moment belongs to events whose offsets
-are not committed: a crash loses only those, and they are read again and applied to the
-last stored state, as after any crash (docs/crash-safety.md); for the same reason, what
-is held for partitions a rebalance takes away is dropped, not written late.
+newest per conversation, and stored just before each commit (`faust_fixes.before_commit`)
+and by the orchestrator's rescan. The commit goes ahead only once every stored state is
+acknowledged by the broker: faust's own flush of its changelog buffer is best-effort (it
+stops waiting after 0.1 s without progress), so the acknowledgements are tracked here; a
+write that failed is held again, and until all are in, the commit is postponed. So
+whatever is held or unacknowledged at any moment belongs to events whose offsets are not
+committed: a crash loses only those, and they are read again and applied to the last
+stored state, as after any crash (docs/crash-safety.md); for the same reason, what is
+held for partitions a rebalance takes away is dropped, not written late.
 
 Pure: which writes are due, not how they are made (`Orchestrator._store_held_states`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
@@ -30,10 +34,12 @@ class Write:
 
 
 class HeldWrites:
-    """key -> the newest state not stored yet (or its deletion), with its partition."""
+    """key -> the newest state not stored yet (or its deletion), with its partition; and
+    key -> the newest write sent but not yet acknowledged, with its acknowledgement."""
 
     def __init__(self) -> None:
         self._held: dict[bytes, Write] = {}
+        self._sent: dict[bytes, tuple[Write, asyncio.Future[object]]] = {}
 
     def put(self, key: bytes, partition: int, value: bytes) -> None:
         self._held[key] = Write(key, partition, value)
@@ -51,12 +57,38 @@ class HeldWrites:
             self._held.pop(key, None)
 
     def drop(self, partitions: Container[int]) -> int:
-        """Forget what is held for `partitions` (revoked: their uncommitted events go to the
-        next owner, which applies them to the stored states); how many were dropped."""
+        """Forget what is held or awaited for `partitions` (revoked: their uncommitted events
+        go to the next owner, which applies them to the stored states); how many were held."""
         gone = [key for key, write in self._held.items() if write.partition in partitions]
         for key in gone:
             del self._held[key]
+        # Awaited ones are forgotten too: a failure must not hold them again for a
+        # partition that is gone.
+        for key in [k for k, (write, _) in self._sent.items() if write.partition in partitions]:
+            _, ack = self._sent.pop(key)
+            ack.add_done_callback(_ignore_outcome)
         return len(gone)
+
+    def sent(self, write: Write, ack: asyncio.Future[object]) -> None:
+        """`write` was handed to the producer; `ack` resolves when the broker has it."""
+        self._sent[write.key] = (write, ack)
+
+    def unacknowledged(self) -> list[asyncio.Future[object]]:
+        return [ack for _, ack in self._sent.values() if not ack.done()]
+
+    def settle(self) -> bool:
+        """Forget acknowledged writes and hold failed ones again (unless newer ones are
+        held); True when every sent write is acknowledged, so offsets may be committed."""
+        settled = True
+        for key, (write, ack) in list(self._sent.items()):
+            if not ack.done():
+                settled = False
+                continue
+            del self._sent[key]
+            if ack.cancelled() or ack.exception() is not None:
+                self.hold(write)
+                settled = False
+        return settled
 
     def read(self, key: bytes, table: Mapping[bytes, bytes | None]) -> bytes | None:
         """The state of `key` as it will be stored: held, else what the table holds."""
@@ -70,3 +102,9 @@ class HeldWrites:
 
     def __len__(self) -> int:
         return len(self._held)
+
+
+def _ignore_outcome(ack: asyncio.Future[object]) -> None:
+    """Mark a dropped write's outcome as seen (asyncio would log it as never retrieved)."""
+    if not ack.cancelled():
+        ack.exception()

@@ -147,28 +147,40 @@ async def test_the_consumer_service_runs_its_calls_on_the_apps_loop_in_this_thre
 async def test_before_commit_hooks_run_before_faust_flushes_and_commits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """faust's `_commit_offsets` flushes the producer, then commits: a hook's writes must be
-    handed over before both, on every commit of the app's consumer."""
+    """faust's `_commit_offsets` flushes the producer, then commits: a hook runs before
+    both, on every commit of the app's consumer, and a hook answering False postpones
+    that commit (faust's part does not run at all)."""
     from agents.faust_app import build_app
     from agents.faust_fixes import before_commit
     from config.settings import Settings
 
     order: list[str] = []
+    ready = [True, False, True]
 
     async def faust_commit(self: Any, offsets: Any, start_new_transaction: bool = True) -> bool:
         order.append(f"flush and commit {dict(offsets)}")
         return True
 
+    async def store_held_states() -> bool:
+        order.append("store held states")
+        return ready.pop(0)
+
+    async def other_apps_hook() -> bool:
+        order.append("the other app's hook")
+        return True
+
     monkeypatch.setattr(faust_aiokafka.Consumer, "_commit_offsets", faust_commit)
     app = build_app(Settings(topic_prefix="unit."))
     other = build_app(Settings(topic_prefix="other."))
-    before_commit(app, lambda: order.append("store held states"))
-    before_commit(other, lambda: order.append("the other app's hook"))
+    before_commit(app, store_held_states)
+    before_commit(other, other_apps_hook)
     assert await app.consumer._commit_offsets({REQUESTS: 7}) is True
+    assert await app.consumer._commit_offsets({REQUESTS: 8}) is False
     assert await app.consumer._commit_offsets({REQUESTS: 9}) is True
     assert order == [
         "store held states",
         f"flush and commit { ({REQUESTS: 7}) }",
+        "store held states",
         "store held states",
         f"flush and commit { ({REQUESTS: 9}) }",
     ]
@@ -181,5 +193,9 @@ def test_a_hook_on_an_app_without_the_installed_consumer_is_refused() -> None:
     from agents.faust_fixes import before_commit
 
     plain = faust.App("unit-plain", broker="kafka://127.0.0.1:1")
+
+    async def hook() -> bool:
+        return True
+
     with pytest.raises(RuntimeError, match="install"):
-        before_commit(plain, lambda: None)
+        before_commit(plain, hook)

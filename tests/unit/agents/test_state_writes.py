@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from agents.state_writes import HeldWrites, Write
 
 
@@ -45,3 +47,42 @@ def test_a_write_held_again_does_not_replace_a_newer_one() -> None:
     writes.hold(Write(b"a", 0, b"a-1"))
     writes.hold(Write(b"b", 0, b"b-1"))
     assert writes.drain() == [Write(b"a", 0, b"a-2"), Write(b"b", 0, b"b-1")]
+
+
+async def test_a_commit_may_go_ahead_only_once_every_sent_write_is_acknowledged() -> None:
+    loop = asyncio.get_running_loop()
+    writes = HeldWrites()
+    a1, b1 = Write(b"a", 0, b"a-1"), Write(b"b", 1, b"b-1")
+    ack_a, ack_b = loop.create_future(), loop.create_future()
+    writes.sent(a1, ack_a)
+    writes.sent(b1, ack_b)
+    assert writes.unacknowledged() == [ack_a, ack_b]
+    assert not writes.settle()  # neither is in yet
+    ack_a.set_result(None)
+    assert not writes.settle()
+    assert writes.unacknowledged() == [ack_b]
+    ack_b.set_exception(TimeoutError())
+    assert not writes.settle()  # b failed: held again, to be written before the commit
+    assert writes.drain() == [b1]
+    assert writes.settle() and writes.unacknowledged() == []
+
+
+async def test_a_failed_write_does_not_come_back_over_a_newer_state() -> None:
+    loop = asyncio.get_running_loop()
+    writes = HeldWrites()
+    ack = loop.create_future()
+    writes.sent(Write(b"a", 0, b"a-1"), ack)
+    writes.put(b"a", 0, b"a-2")
+    ack.set_exception(TimeoutError())
+    assert not writes.settle()
+    assert writes.drain() == [Write(b"a", 0, b"a-2")]
+
+
+async def test_writes_awaited_for_revoked_partitions_are_forgotten() -> None:
+    loop = asyncio.get_running_loop()
+    writes = HeldWrites()
+    ack = loop.create_future()
+    writes.sent(Write(b"a", 1, b"a-1"), ack)
+    assert writes.drop({1}) == 0  # nothing held, one awaited
+    ack.set_exception(TimeoutError())
+    assert writes.settle() and writes.drain() == []
