@@ -115,6 +115,7 @@ def _on_request(state: State | None, request: AgentRequest, ctx: Context) -> Tra
         tools=[ctx.registry[name] for name in options.tools if name in ctx.registry],
         started_at=ctx.now,
         deadline_at=ctx.now + limits.timeout_s,
+        requested_at=ctx.published_at,
         messages=list(messages),
     )
     t = Transition(new)

@@ -138,9 +138,10 @@ class Orchestrator:
                 )
                 await self._dead_letter(message, f"unexpected error: {_describe(exc)}")
 
-    def _context(self) -> Context:
+    def _context(self, published_at: float | None = None) -> Context:
         return Context(
             now=time.time(),
+            published_at=published_at,
             defaults=self.defaults,
             registry=self.registry.tools,
             price=self.pricing.cost_usd,
@@ -178,7 +179,7 @@ class Orchestrator:
 
     async def _apply(self, conversation_id: str, event: Event, message: Any) -> None:
         key = encode_key(conversation_id)
-        ctx = self._context()
+        ctx = self._context(message.timestamp)
         state: State | None = None
         try:
             raw = self.writes.read(key, self.table)
@@ -196,7 +197,7 @@ class Orchestrator:
             await self._dead_letter(message, f"applying the {kind} failed: {_describe(exc)}")
             transition = fail(state, event, ctx, f"internal error applying a {kind}")
             encoded = Encoded(transition, True)
-        since = state.started_at if isinstance(state, ConversationState) else None
+        since = state.answers_since if isinstance(state, ConversationState) else None
         await self._commit(key, message.partition, conversation_id, transition, encoded, since)
 
     async def _commit(

@@ -46,6 +46,10 @@ class ConversationState(BaseModel):
     tools: list[ToolSpec] = Field(default_factory=list)
     started_at: float
     deadline_at: float
+    requested_at: float | None = None
+    """When the request record was published (its Kafka timestamp). A request read again
+    after a crash that came before its state was stored starts a new state, with a later
+    `started_at` but this same value (see `answers_since`)."""
     messages: list[dict[str, Any]] = Field(default_factory=list)
     iteration: int = 0
     model_call_id: str | None = None
@@ -59,6 +63,16 @@ class ConversationState(BaseModel):
     cost_usd: float = 0.0
     tool_calls: int = 0
     status: Status | None = None
+
+    @property
+    def answers_since(self) -> float:
+        """From when an answer on the response topic is this conversation's own: the
+        earlier of its start and its request's publication, so the answer given before a
+        crash to the same request record counts, while one given to an earlier request
+        with this id (refused, or a finished incarnation) does not."""
+        if self.requested_at is None:
+            return self.started_at
+        return min(self.started_at, self.requested_at)
 
     @property
     def finished(self) -> bool:

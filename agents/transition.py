@@ -54,6 +54,8 @@ class Context:
     price: Callable[[str, Usage], float] = lambda _model, _usage: 0.0
     reply_topics: ReplyTopicPolicy = DEFAULT_REPLY_POLICY
     topics: Topics = DEFAULT_TOPICS
+    published_at: float | None = None
+    """When the event's record was published (its Kafka timestamp), when known."""
 
 
 @dataclass

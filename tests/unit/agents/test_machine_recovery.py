@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from agents.machine import Context, step
@@ -120,3 +121,27 @@ def test_once_forgotten_the_id_starts_a_new_conversation() -> None:
 def test_stored_states_of_both_kinds_round_trip() -> None:
     running = _dispatched_two()
     assert load_stored(running.model_dump_json().encode()) == running
+
+
+def test_a_request_read_again_after_a_crash_keeps_the_time_it_was_published() -> None:
+    """States are stored at commits, so a crash can lose a whole conversation that was
+    answered meanwhile; its request is then read again and starts a new state. The
+    answer given before the crash was given after the request's record was published, so
+    the new state's `answers_since` still covers it (else a second answer would go out)."""
+    published = START - 0.2
+    first = step(None, request(), replace(ctx(), published_at=published)).state
+    again = step(None, request(), replace(ctx(START + 30.0), published_at=published)).state
+    assert isinstance(first, ConversationState) and isinstance(again, ConversationState)
+    assert again.started_at == START + 30.0  # deadlines still run from when it is processed
+    assert first.answers_since == again.answers_since == published
+    answered_before_the_crash = START + 0.05
+    assert again.answers_since <= answered_before_the_crash < again.started_at
+
+
+def test_without_a_known_publication_time_answers_count_from_the_start() -> None:
+    state = step(None, request(), ctx()).state
+    assert isinstance(state, ConversationState)
+    assert state.requested_at is None and state.answers_since == START
+    # A client clock ahead of ours never moves the window later than the start.
+    ahead = step(None, request(), replace(ctx(), published_at=START + 60.0)).state
+    assert isinstance(ahead, ConversationState) and ahead.answers_since == START
