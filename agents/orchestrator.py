@@ -207,7 +207,7 @@ class Orchestrator:
         conversation_id: str,
         transition: Transition,
         encoded: Encoded,
-        started_at: float | None = None,
+        answers_since: float | None = None,
     ) -> None:
         """Answer first, then hold the new state, then send the rest; record metrics.
 
@@ -218,8 +218,8 @@ class Orchestrator:
         state (see `Sender`).
         """
         sends = list(zip(transition.emits, encoded.emits, strict=True))
-        if started_at is not None and await self._answered_before(
-            conversation_id, key, started_at, transition
+        if answers_since is not None and await self._answered_before(
+            conversation_id, key, answers_since, transition
         ):
             sends = [(emit, value) for emit, value in sends if not _is_answer(emit)]
         try:
@@ -251,7 +251,7 @@ class Orchestrator:
                 await self._send(emit, value)
 
     async def _answered_before(
-        self, conversation_id: str, key: bytes, started_at: float, transition: Transition
+        self, conversation_id: str, key: bytes, answers_since: float, transition: Transition
     ) -> bool:
         """Whether the answer this transition gives went out already, from the previous
         owner of the partition, before a crash kept it from storing the state."""
@@ -260,7 +260,7 @@ class Orchestrator:
             return False
         try:
             done = await self.answers.already_answered(
-                conversation_id, key, started_at, self.app.consumer_generation_id
+                conversation_id, key, answers_since, self.app.consumer_generation_id
             )
         except Exception as exc:
             log.warning("Could not check earlier answers on %s: %s.", self.answers.topic, exc)

@@ -1,7 +1,9 @@
 """The floor under the model worker's CPU per call: the same call, in one process, no Kafka.
 
-`cpu_per_call` starts the local Messages API server, then makes `n` calls each way and
-times only this process's CPU (`time.process_time`; the server's CPU is its own):
+`cpu_per_call` starts the local Messages API server, builds the conversation's first
+ModelCall with the orchestrator's own state machine (`agents.machine.step` on the
+request), then makes `n` calls each way and times only this process's CPU
+(`time.process_time`; the server's CPU is its own):
 
 - `sdk`: `ModelCaller.call` with the worker's own client (`make_client`: the official
   SDK over its aiohttp transport): everything the worker does for a model call except
@@ -24,28 +26,31 @@ from typing import Any
 
 import aiohttp
 
+from agents.machine import Context, step
+from agents.policy import Defaults
 from agentstream.broker import free_port
 from agentstream.processes import spawn, stop_pid
 from agentstream.stack import CLI
 from bench.chaos.clients import wait_for
 from config.settings import Settings
 from tool_workers.model_worker import ModelCaller, make_client
-from topics.messages import ModelCall
+from topics.messages import AgentRequest, ModelCall, ToolSpec
 
 WARMUP = 50
 READY_TIMEOUT_S = 60.0
 CALL_TIMEOUT_S = 30.0
 
 
-def request_params(settings: Settings, prompt: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """A first model call as the orchestrator publishes it: the prompt and the tools."""
-    return {
-        "model": settings.model,
-        "max_tokens": settings.model_max_tokens,
-        "messages": [{"role": "user", "content": prompt}],
-        "tools": tools,
-        "tool_choice": {"type": "auto"},
-    }
+def first_call_params(settings: Settings, prompt: str, tools: list[ToolSpec]) -> dict[str, Any]:
+    """The first ModelCall's params, exactly as the orchestrator publishes them."""
+    request = AgentRequest(conversation_id="bench", prompt=prompt, tools=[t.name for t in tools])
+    ctx = Context(
+        now=time.time(), defaults=Defaults.of(settings), registry={t.name: t for t in tools}
+    )
+    calls = [e.message for e in step(None, request, ctx).emits if isinstance(e.message, ModelCall)]
+    if len(calls) != 1:
+        raise RuntimeError(f"the request made {len(calls)} model calls, not 1")
+    return calls[0].params
 
 
 async def _cpu_ms(n: int, call: Callable[[], Awaitable[Any]]) -> float:
@@ -59,14 +64,14 @@ async def _cpu_ms(n: int, call: Callable[[], Awaitable[Any]]) -> float:
 
 
 async def cpu_per_call(
-    n: int, prompt: str, tools: list[dict[str, Any]], log_dir: Path
+    n: int, prompt: str, tools: list[ToolSpec], log_dir: Path
 ) -> dict[str, float]:
     """`{"sdk": ms, "http": ms}`: this process's CPU per model call, each way."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = spawn([*CLI, "model-server", "--port", str(port)], log_dir / "model-server.log")
     settings = Settings(model_backend="local", anthropic_base_url=url)
-    params = request_params(settings, prompt, tools)
+    params = first_call_params(settings, prompt, tools)
     body = json.dumps(params).encode()
     headers = {
         "x-api-key": "local",

@@ -50,9 +50,7 @@ async def in_process_fanout(kind: str, k: int, sleep_s: float, reps: int) -> lis
     return list(await _call(getattr(module, f"{kind}_fanout"), k, sleep_s, reps))
 
 
-async def model_call_cpu(
-    n: int, prompt: str, tools: list[dict[str, Any]], log_dir: Path
-) -> dict[str, float]:
+async def model_call_cpu(n: int, prompt: str, tools: list[Any], log_dir: Path) -> dict[str, float]:
     """CPU ms per model call made in-process: through the worker's SDK client, and as a
     plain HTTP POST of the same request (`bench.baselines.model_call`)."""
     fn = _module("model_call").cpu_per_call

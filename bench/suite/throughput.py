@@ -135,7 +135,7 @@ async def run(bench: Bench) -> PhaseResult:
             lambda session: session.throughput(config["celery_tasks"]),
         )
     async with outcomes.attempt("model_call"):
-        noop = load([TOOLS_MODULE])[NOOP].spec().definition()
+        noop = load([TOOLS_MODULE])[NOOP].spec()
         outcomes.figures["model_call"] = await baselines.model_call_cpu(
             bench.size(MODEL_CALLS_IN_PROCESS, 200),
             prompt(0),

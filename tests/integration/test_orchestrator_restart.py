@@ -115,11 +115,11 @@ async def test_a_committed_conversation_has_its_last_state_in_the_changelog(
     key = encode_key(request.conversation_id)
     partitions = list(range(topics.agent_requests.partitions))
     partition = DefaultPartitioner()(key, partitions, partitions)
-    inputs = [topics.agent_requests.name, topics.agent_steps.name]
-    ends = {
-        name: (await read_partition(cfg.bootstrap, name, partition))[-1].offset + 1
-        for name in inputs
+    inputs = {
+        name: await read_partition(cfg.bootstrap, name, partition)
+        for name in (topics.agent_requests.name, topics.agent_steps.name)
     }
+    ends = {name: records[-1].offset + 1 for name, records in inputs.items()}
 
     async def inputs_committed() -> bool:
         committed = await committed_offsets(cfg.bootstrap, app_id(settings))
@@ -128,11 +128,7 @@ async def test_a_committed_conversation_has_its_last_state_in_the_changelog(
     await wait_until(inputs_committed, 30, "the orchestrator to commit the conversation's inputs")
     changelog = f"{app_id(settings)}-conversations-changelog"
     writes = [r for r in await read_partition(cfg.bootstrap, changelog, partition) if r.key == key]
-    steps = [
-        r
-        for r in await read_partition(cfg.bootstrap, topics.agent_steps.name, partition)
-        if r.key == key
-    ]
+    steps = [r for r in inputs[topics.agent_steps.name] if r.key == key]
     assert writes and writes[-1].value is not None
     assert load_stored(writes[-1].value).finished
     events = 1 + len(steps)  # the request, two model results and a tool result
