@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -17,6 +18,22 @@ SINGLE_NODE_JVM = ("-Xms256m", "-Xmx1g")
 # stopping at the C1 compiler cuts a cluster's start on two cores from ~30 s to ~12 s.
 CLUSTER_NODE_JVM = ("-Xms128m", "-Xmx512m", "-XX:TieredStopAtLevel=1")
 JVM_OPTS = ("-XX:+UseG1GC", "-Djava.awt.headless=true")
+
+
+def request_threads(cores: int | None = None) -> dict[str, str]:
+    """Network and request-handler threads sized to the machine, at most Kafka's defaults
+    (3 and 8, which assume a server).
+
+    Every request passes from a network thread to a handler thread and back; on 2 cores
+    the extra threads only add hand-offs. With 1 and 2 instead of 3 and 8, three
+    interleaved pairs of 3,000 conversations ran 5-18% faster with 6-13% less broker CPU
+    per conversation, and a plain request/reply round trip was faster in 4 pairs of 4.
+    """
+    cores = max(1, cores or os.cpu_count() or 1)
+    return {
+        "num.network.threads": str(min(3, max(1, cores // 2))),
+        "num.io.threads": str(min(8, max(2, cores))),
+    }
 
 
 def server_properties(
@@ -52,6 +69,7 @@ def server_properties(
         "group.initial.rebalance.delay.ms": "0",
         "message.max.bytes": str(8 * 1024 * 1024),
         "auto.create.topics.enable": "true",
+        **request_threads(),
     }
     if replicas > 1:
         props |= {
