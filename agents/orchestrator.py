@@ -3,8 +3,9 @@
 One agent (concurrency 1) consumes agent.requests and agent.steps, which are
 co-partitioned by conversation id, so the instance owning a conversation sees its
 request, all its results and its table entry. Per event: load the state, call
-`machine.step`, answer first, hold the new state, send the rest; held states are stored
-in the table just before faust commits (`agents.state_writes`). What survives a crash,
+`machine.step`, answer first, hold the new state, send the rest (a conversation whose
+answer awaits its acknowledgement waits alone: `agents.finishing`); held states are
+stored in the table just before faust commits (`agents.state_writes`). What survives a crash,
 and why faust's exactly_once is not used: `docs/crash-safety.md`.
 """
 
@@ -23,6 +24,7 @@ from agents.deadlines import DeadlineIndex
 from agents.encoded import Encoded, TooLarge
 from agents.faust_app import app_id, changelog_config
 from agents.faust_fixes import before_commit
+from agents.finishing import Finishing
 from agents.machine import Context, Emit, Event, State, Transition, fail, refuse, step, too_large
 from agents.policy import Defaults
 from agents.registry_view import RegistryView
@@ -49,7 +51,10 @@ from topics.reply_topics import ReplyTopicPolicy
 log = logging.getLogger(__name__)
 RESCAN_INTERVAL_S = 2.0
 COMMIT_WAIT_S = 5.0
-"""How long a commit waits for state writes to be acknowledged before it is postponed."""
+"""How long a commit waits for answers and state writes to be acknowledged before it is
+postponed."""
+MAX_FINISHING = 1_000
+"""Conversations whose answer may await its acknowledgement at once; more wait for room."""
 _partitioner = DefaultPartitioner()
 
 
@@ -70,6 +75,7 @@ class Orchestrator:
         self.deadlines = DeadlineIndex()
         self.states = StateCache()
         self.writes = HeldWrites()
+        self.finishing = Finishing(MAX_FINISHING)
         self.defaults = Defaults.of(settings)
         self.reply_topics = ReplyTopicPolicy(
             self.topics, settings.reply_topic_patterns, internal_prefixes=(f"{app_id(settings)}-",)
@@ -179,6 +185,7 @@ class Orchestrator:
 
     async def _apply(self, conversation_id: str, event: Event, message: Any) -> None:
         key = encode_key(conversation_id)
+        await self.finishing.wait(key)
         ctx = self._context(message.timestamp)
         state: State | None = None
         try:
@@ -198,12 +205,12 @@ class Orchestrator:
             transition = fail(state, event, ctx, f"internal error applying a {kind}")
             encoded = Encoded(transition, True)
         since = state.answers_since if isinstance(state, ConversationState) else None
-        await self._commit(key, message.partition, conversation_id, transition, encoded, since)
+        await self._commit(key, message, conversation_id, transition, encoded, since)
 
     async def _commit(
         self,
         key: bytes,
-        partition: int,
+        message: Any,
         conversation_id: str,
         transition: Transition,
         encoded: Encoded,
@@ -214,18 +221,41 @@ class Orchestrator:
         The final answer is acknowledged by the broker before the state saying "finished"
         is held (and so before it is stored): if it cannot be delivered, the conversation
         keeps its previous state and its lease or deadline brings it back here, so an
-        answer is never lost to a crash or a broker outage. Calls and events follow the
-        state (see `Sender`).
+        answer is never lost to a crash or a broker outage. Only this conversation waits
+        for the acknowledgement (`Finishing`). Calls and events follow the state (see
+        `Sender`).
         """
         sends = list(zip(transition.emits, encoded.emits, strict=True))
         if answers_since is not None and await self._answered_before(
             conversation_id, key, answers_since, transition
         ):
             sends = [(emit, value) for emit, value in sends if not _is_answer(emit)]
+        answers = [(emit, value) for emit, value in sends if _is_answer(emit)]
+        rest = [(emit, value) for emit, value in sends if not _is_answer(emit)]
+        if not answers:
+            await self._settle(key, message.partition, conversation_id, transition, encoded, rest)
+            return
+
+        async def then() -> None:
+            try:
+                await self._settle(
+                    key, message.partition, conversation_id, transition, encoded, rest
+                )
+            except Exception as exc:
+                log.exception("Settling conversation %s after its answer failed.", conversation_id)
+                await self._dead_letter(message, f"unexpected error: {_describe(exc)}")
+
+        async def answer() -> bool:
+            return await self._deliver_answers(conversation_id, answers)
+
+        await self.finishing.start(key, message.partition, answer, then)
+
+    async def _deliver_answers(
+        self, conversation_id: str, answers: list[tuple[Emit, bytes]]
+    ) -> bool:
         try:
-            for emit, value in sends:
-                if _is_answer(emit):
-                    await self._respond(emit, value)
+            for emit, value in answers:
+                await self._respond(emit, value)
         except Undelivered as exc:
             log.error(
                 "Conversation %s: its answer was not delivered (%s); it stays unanswered "
@@ -233,7 +263,19 @@ class Orchestrator:
                 conversation_id,
                 exc,
             )
-            return
+            return False
+        return True
+
+    async def _settle(
+        self,
+        key: bytes,
+        partition: int,
+        conversation_id: str,
+        transition: Transition,
+        encoded: Encoded,
+        rest: list[tuple[Emit, bytes]],
+    ) -> None:
+        """Hold the new state (or its deletion), then send the calls and events."""
         if transition.forget:
             self.writes.delete(key, partition, stored=key in self.table)
             self.states.forget(key)
@@ -246,9 +288,8 @@ class Orchestrator:
         metrics.IN_FLIGHT.set(self.deadlines.in_flight)
         metrics.record_observations(transition.observations)
         self._log_ending(transition)
-        for emit, value in sends:
-            if not _is_answer(emit):
-                await self._send(emit, value)
+        for emit, value in rest:
+            await self._send(emit, value)
 
     async def _answered_before(
         self, conversation_id: str, key: bytes, answers_since: float, transition: Transition
@@ -371,17 +412,21 @@ class Orchestrator:
             )
 
     async def _before_commit(self) -> bool:
-        """Store the held states and wait (bounded) for every stored state to be on the
-        broker: True lets faust commit the input offsets; False postpones the commit."""
+        """Wait (bounded) for the answers on their way, store the held states and wait for
+        every stored state to be on the broker: True lets faust commit the input offsets;
+        False postpones the commit."""
+        deadline = time.monotonic() + COMMIT_WAIT_S
+        answered = await self.finishing.settle(COMMIT_WAIT_S)
         self._store_held_states()
         waiting = self.writes.unacknowledged()
         if waiting:
-            await asyncio.wait(waiting, timeout=COMMIT_WAIT_S)
-        if self.writes.settle():
+            await asyncio.wait(waiting, timeout=max(0.0, deadline - time.monotonic()))
+        if self.writes.settle() and answered:
             return True
         log.warning(
-            "Input offsets not committed yet: %d state writes unacknowledged or failed "
-            "(tried again at the next commit).",
+            "Input offsets not committed yet: %d answers and %d state writes unacknowledged "
+            "or failed (tried again at the next commit).",
+            len(self.finishing),
             len(self.writes.unacknowledged()) + len(self.writes),
         )
         return False
@@ -400,9 +445,14 @@ class Orchestrator:
                 raise
         metrics.STATE_WRITES.inc(len(writes))
 
-    def _drop_revoked(self, _app: faust.App, revoked: set[Any], **_kwargs: Any) -> None:
+    async def _drop_revoked(self, _app: faust.App, revoked: set[Any], **_kwargs: Any) -> None:
+        """Let the answers of revoked partitions land first (the next owner looks for
+        them before answering again), then forget what is held for those partitions."""
         inputs = {self.topics.agent_requests.name, self.topics.agent_steps.name}
-        dropped = self.writes.drop({tp.partition for tp in revoked if tp.topic in inputs})
+        partitions = {tp.partition for tp in revoked if tp.topic in inputs}
+        await self.finishing.settle(None, partitions)
+        self.finishing.drop(partitions)
+        dropped = self.writes.drop(partitions)
         if dropped:
             log.info("Dropped %d held states of revoked partitions (not committed).", dropped)
 
