@@ -184,13 +184,40 @@ class Consumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer that re-reads what faust discards during recovery, and
     runs the `before_commit` hooks."""
 
+    _postponed: bool = False
+
     async def _commit_offsets(
         self, offsets: Mapping[TP, int], start_new_transaction: bool = True
     ) -> bool:
         for hook in _BEFORE_COMMIT.get(self.app, ()):
             if not await hook():
+                self._postponed = True
                 return False
         return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
+
+    async def _commit_tps(self, tps: Iterable[TP], start_new_transaction: bool) -> bool:
+        """faust's commit, with what a postponed one took from the acked offsets put back.
+
+        faust takes the offsets it is about to commit out of its acked lists before it
+        commits (`_new_offset`). Left out after a postponed commit, they would be a gap at
+        the head of the partition's acked offsets, and faust never commits past such a gap:
+        the partition's commits would stop until the next rebalance.
+        """
+        tps = list(tps)
+        saved = {tp: (list(self._acked[tp]), self._gap[tp].copy()) for tp in tps}
+        self._postponed = False
+        try:
+            return await super()._commit_tps(tps, start_new_transaction=start_new_transaction)
+        finally:
+            if self._postponed:
+                self._put_back(saved)
+
+    def _put_back(self, saved: Mapping[TP, tuple[list[int], Any]]) -> None:
+        for tp, (acked, gaps) in saved.items():
+            merged = sorted(set(acked).union(self._acked[tp]))  # and what was acked meanwhile
+            self._acked[tp][:] = merged
+            self._acked_index[tp].update(merged)
+            self._gap[tp] = gaps | self._gap[tp]
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)

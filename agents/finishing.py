@@ -53,13 +53,15 @@ class Finishing:
                 if await answer() and not finish.dropped:
                     await then()
             except Exception:
-                log.exception("Finishing a conversation failed after its answer.")
-            finally:
-                self._room.release()
-                if self._running.get(key) is finish:
-                    del self._running[key]
+                log.exception("Finishing a conversation failed.")
+
+        def done(_task: asyncio.Task[None]) -> None:  # also when cancelled before it ran
+            self._room.release()
+            if self._running.get(key) is finish:
+                del self._running[key]
 
         finish.task = asyncio.ensure_future(run())
+        finish.task.add_done_callback(done)
         self._running[key] = finish
 
     async def wait(self, key: bytes) -> None:

@@ -53,6 +53,9 @@ RESCAN_INTERVAL_S = 2.0
 COMMIT_WAIT_S = 5.0
 """How long a commit waits for answers and state writes to be acknowledged before it is
 postponed."""
+REVOKE_WAIT_S = 15.0
+"""How long a rebalance waits for the answers of revoked partitions to land, well inside
+the group's rebalance timeout (past it the partitions move on anyway)."""
 MAX_FINISHING = 1_000
 """Conversations whose answer may await its acknowledgement at once; more wait for room."""
 _partitioner = DefaultPartitioner()
@@ -246,7 +249,12 @@ class Orchestrator:
                 await self._dead_letter(message, f"unexpected error: {_describe(exc)}")
 
         async def answer() -> bool:
-            return await self._deliver_answers(conversation_id, answers)
+            try:
+                return await self._deliver_answers(conversation_id, answers)
+            except Exception as exc:  # not Undelivered: a fault here, as in `_orchestrate`
+                log.exception("Answering conversation %s failed.", conversation_id)
+                await self._dead_letter(message, f"unexpected error: {_describe(exc)}")
+                return False
 
         await self.finishing.start(key, message.partition, answer, then)
 
@@ -447,11 +455,18 @@ class Orchestrator:
 
     async def _drop_revoked(self, _app: faust.App, revoked: set[Any], **_kwargs: Any) -> None:
         """Let the answers of revoked partitions land first (the next owner looks for
-        them before answering again), then forget what is held for those partitions."""
+        them before answering again; bounded by REVOKE_WAIT_S), then forget what is held
+        for those partitions."""
         inputs = {self.topics.agent_requests.name, self.topics.agent_steps.name}
         partitions = {tp.partition for tp in revoked if tp.topic in inputs}
-        await self.finishing.settle(None, partitions)
-        self.finishing.drop(partitions)
+        if not await self.finishing.settle(REVOKE_WAIT_S, partitions):
+            left = self.finishing.drop(partitions)
+            log.warning(
+                "%d answers of revoked partitions still unacknowledged after %.0fs; the "
+                "next owner may answer those conversations again.",
+                left,
+                REVOKE_WAIT_S,
+            )
         dropped = self.writes.drop(partitions)
         if dropped:
             log.info("Dropped %d held states of revoked partitions (not committed).", dropped)

@@ -186,6 +186,47 @@ async def test_before_commit_hooks_run_before_faust_flushes_and_commits(
     ]
 
 
+async def test_a_postponed_commit_is_made_whole_by_the_next_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """faust takes the offsets it commits out of its acked list before the hook runs; a
+    postponed commit puts them back, so the next commit covers them and what was acked
+    meanwhile (without that the head of the list has a gap and the partition never
+    commits again)."""
+    from agents.faust_app import build_app
+    from agents.faust_fixes import before_commit
+    from config.settings import Settings
+
+    committed: list[dict[TP, int]] = []
+
+    async def faust_commit(self: Any, offsets: Any, start_new_transaction: bool = True) -> bool:
+        committed.append(dict(offsets))
+        self._committed_offset.update(offsets)  # what faust's own does once committed
+        return True
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_commit_offsets", faust_commit)
+    app = build_app(Settings(topic_prefix="unit."))
+    kafka = app.consumer
+    answers = [False, True]
+
+    async def hook() -> bool:
+        if answers[0] is False:  # acked while this postponed commit waits
+            kafka._acked[REQUESTS].append(104)
+            kafka._acked_index[REQUESTS].add(104)
+        return answers.pop(0)
+
+    before_commit(app, hook)
+    kafka._committed_offset[REQUESTS] = 100
+    kafka._acked[REQUESTS].extend([100, 101, 102, 103])
+    kafka._acked_index[REQUESTS].update([100, 101, 102, 103])
+
+    assert await kafka._commit_tps([REQUESTS], start_new_transaction=False) is False
+    assert committed == [] and kafka._acked[REQUESTS] == [100, 101, 102, 103, 104]
+    assert await kafka._commit_tps([REQUESTS], start_new_transaction=False) is True
+    assert committed == [{REQUESTS: 105}]
+    assert kafka._acked[REQUESTS] == [] and not kafka._acked_index[REQUESTS]
+
+
 def test_a_hook_on_an_app_without_the_installed_consumer_is_refused() -> None:
     """Without `install(app)` faust's own consumer would commit without running the hook."""
     import faust

@@ -109,6 +109,17 @@ async def test_a_second_finish_of_the_same_conversation_is_refused() -> None:
     await finishing.wait(b"a")
 
 
+async def test_a_finish_cancelled_before_it_ran_frees_the_conversation() -> None:
+    finishing = Finishing(limit=1)
+    await finishing.start(b"a", 0, Answer(), Then())
+    next(iter(finishing._running.values())).task.cancel()  # as a closing loop does
+    assert await finishing.settle(1) is True and len(finishing) == 0
+    again = Answer()
+    await asyncio.wait_for(finishing.start(b"a", 0, again, Then()), 1)  # room given back
+    again.acknowledged.set_result(True)
+    assert await finishing.settle(1) is True
+
+
 async def test_a_failure_after_the_answer_is_logged_and_frees_the_conversation(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -119,7 +130,7 @@ async def test_a_failure_after_the_answer_is_logged_and_frees_the_conversation(
     with caplog.at_level(logging.ERROR, logger="agents.finishing"):
         await asyncio.wait_for(finishing.wait(b"a"), 1)
     assert then.ran == 1 and len(finishing) == 0
-    assert "failed after its answer" in caplog.text
+    assert "Finishing a conversation failed" in caplog.text
     again = Answer()
     await asyncio.wait_for(finishing.start(b"a", 0, again, Then()), 1)  # room given back
     again.acknowledged.set_result(True)
