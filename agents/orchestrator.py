@@ -426,9 +426,9 @@ class Orchestrator:
         deadline = time.monotonic() + COMMIT_WAIT_S
         answered = await self.finishing.settle(COMMIT_WAIT_S)
         self._store_held_states()
-        waiting = self.writes.unacknowledged()
-        if waiting:
-            await asyncio.wait(waiting, timeout=max(0.0, deadline - time.monotonic()))
+        # Writes the rescan sends meanwhile are waited for too, not taken for failures.
+        while (waiting := self.writes.unacknowledged()) and time.monotonic() < deadline:
+            await asyncio.wait(waiting, timeout=deadline - time.monotonic())
         if self.writes.settle() and answered:
             return True
         log.warning(

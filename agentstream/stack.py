@@ -75,6 +75,13 @@ class Stack:
     """Where each process's current run begins in its (appended) log file."""
     metrics_ports: dict[str, int] = field(default_factory=dict)
     model_url: str | None = None
+    ports: set[int] = field(default_factory=set)
+    """Every port handed to a process: none is handed out twice."""
+
+    def _port(self) -> int:
+        port = free_port(taken=self.ports)
+        self.ports.add(port)
+        return port
 
     def env(self, name: str | None = None) -> dict[str, str]:
         """The environment of process `name` (the shared one without a name)."""
@@ -99,7 +106,7 @@ class Stack:
     def _spawn(self, name: str, args: list[str], role: str) -> None:
         self.roles[name] = role
         if self.config.metrics and name != "model-server":
-            port = free_port()
+            port = self._port()
             self.metrics_ports[name] = port
             args = [*args, "--metrics-port", str(port)]
         self._launch(name, [*CLI, *args], self.config.log_dir / f"{name}.log")
@@ -116,7 +123,7 @@ class Stack:
         specs = platform_topics(Topics(cfg.prefix), list(cfg.tools))
         asyncio.run(ensure_topics(cfg.bootstrap, specs, **cfg.replication()))
         if cfg.use_local_model:
-            port = free_port()
+            port = self._port()
             self.model_url = f"http://127.0.0.1:{port}"
             dirs = [a for d in cfg.scenario_dirs for a in ("--scenario-dir", str(d))]
             self._spawn(

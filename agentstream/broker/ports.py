@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Container
 
 
 def free_ports(count: int) -> list[int]:
@@ -15,9 +16,14 @@ def free_ports(count: int) -> list[int]:
         return [int(sock.getsockname()[1]) for sock in socks]
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    return free_ports(1)[0]
+def free_port(taken: Container[int] = ()) -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago and is not in `taken`: ports
+    handed out already whose listeners may not be up yet (the system hands a port that
+    was just released out again)."""
+    while True:
+        port = free_ports(1)[0]
+        if port not in taken:
+            return port
 
 
 def port_open(bootstrap: str) -> bool:

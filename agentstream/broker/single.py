@@ -37,7 +37,8 @@ def start(
     found = running(home, 1)
     if found is not None:
         return found
-    info = _boot(home, port or free_port(), free_port())
+    port = port or free_port()
+    info = _boot(home, port, free_port(taken={port}))
     await_ready(home, home, info.bootstrap_servers, info.pid)
     return info
 
@@ -89,7 +90,8 @@ def start_secured(
     found, secured = running(home, 1), secure.read(home)
     if found is not None and secured is not None:
         return found, secured
-    port, controller_port = free_port(), free_port()
+    port = free_port()
+    controller_port = free_port(taken={port})
     secured = secure.prepare(home, [port])
     overrides = secure.properties(secured, home, port, controller_port)
     scram = secure.scram_arguments(secured, dict(users or {}))

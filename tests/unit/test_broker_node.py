@@ -1,4 +1,4 @@
-"""The embedded broker's config: request threads sized to the machine."""
+"""The embedded broker: request threads sized to the machine, distinct ports."""
 
 from __future__ import annotations
 
@@ -29,3 +29,16 @@ def test_a_node_config_carries_the_sized_threads_unless_overridden(tmp_path: Pat
 
     assert {k: props()[k] for k in request_threads()} == request_threads()
     assert props({"num.io.threads": "5"})["num.io.threads"] == "5"
+
+
+def test_a_port_handed_out_already_is_not_handed_out_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The system may hand a just-released port out again: a broker once got the same port
+    for its listener and its controller, and would not start."""
+    from agentstream.broker import ports
+
+    picks = iter([[5000], [5000], [5000], [5001]])
+    monkeypatch.setattr(ports, "free_ports", lambda count: next(picks))
+    assert ports.free_port() == 5000
+    assert ports.free_port(taken={5000}) == 5001
