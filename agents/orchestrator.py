@@ -139,13 +139,18 @@ class Orchestrator:
                 else:
                     await self._on_step_message(message)
             except Exception as exc:  # the last line of defence: log, dead-letter, go on
-                log.exception(
-                    "Unexpected error on %s[%d]@%d.",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                )
-                await self._dead_letter(message, f"unexpected error: {_describe(exc)}")
+                await self._unexpected(message, exc)
+
+    async def _unexpected(self, message: Any, exc: Exception) -> None:
+        """A fault while handling `message`: log it and dead-letter the message."""
+        log.error(
+            "Unexpected error on %s[%d]@%d.",
+            message.topic,
+            message.partition,
+            message.offset,
+            exc_info=exc,
+        )
+        await self._dead_letter(message, f"unexpected error: {_describe(exc)}")
 
     def _context(self, published_at: float | None = None) -> Context:
         return Context(
@@ -229,32 +234,36 @@ class Orchestrator:
         `Sender`).
         """
         sends = list(zip(transition.emits, encoded.emits, strict=True))
-        if answers_since is not None and await self._answered_before(
-            conversation_id, key, answers_since, transition
-        ):
-            sends = [(emit, value) for emit, value in sends if not _is_answer(emit)]
         answers = [(emit, value) for emit, value in sends if _is_answer(emit)]
         rest = [(emit, value) for emit, value in sends if not _is_answer(emit)]
-        if not answers:
-            await self._settle(key, message.partition, conversation_id, transition, encoded, rest)
-            return
+        if (
+            answers
+            and answers_since is not None
+            and await self._answered_before(conversation_id, key, answers_since, transition)
+        ):
+            answers = []
 
-        async def then() -> None:
-            try:
-                await self._settle(
-                    key, message.partition, conversation_id, transition, encoded, rest
-                )
-            except Exception as exc:
-                log.exception("Settling conversation %s after its answer failed.", conversation_id)
-                await self._dead_letter(message, f"unexpected error: {_describe(exc)}")
+        async def hold_and_send() -> None:
+            await self._hold_and_send(
+                key, message.partition, conversation_id, transition, encoded, rest
+            )
+
+        if not answers:
+            await hold_and_send()
+            return
 
         async def answer() -> bool:
             try:
                 return await self._deliver_answers(conversation_id, answers)
-            except Exception as exc:  # not Undelivered: a fault here, as in `_orchestrate`
-                log.exception("Answering conversation %s failed.", conversation_id)
-                await self._dead_letter(message, f"unexpected error: {_describe(exc)}")
+            except Exception as exc:  # not Undelivered: a fault, as in `_orchestrate`
+                await self._unexpected(message, exc)
                 return False
+
+        async def then() -> None:
+            try:
+                await hold_and_send()
+            except Exception as exc:
+                await self._unexpected(message, exc)
 
         await self.finishing.start(key, message.partition, answer, then)
 
@@ -274,7 +283,7 @@ class Orchestrator:
             return False
         return True
 
-    async def _settle(
+    async def _hold_and_send(
         self,
         key: bytes,
         partition: int,

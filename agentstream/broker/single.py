@@ -18,7 +18,7 @@ from agentstream.broker.node import (
     server_properties,
     write_properties,
 )
-from agentstream.broker.ports import free_port
+from agentstream.broker.ports import free_port, free_ports
 from agentstream.broker.records import BrokerInfo, ClusterInfo, write_broker
 
 
@@ -90,8 +90,7 @@ def start_secured(
     found, secured = running(home, 1), secure.read(home)
     if found is not None and secured is not None:
         return found, secured
-    port = free_port()
-    controller_port = free_port(taken={port})
+    port, controller_port = free_ports(2)
     secured = secure.prepare(home, [port])
     overrides = secure.properties(secured, home, port, controller_port)
     scram = secure.scram_arguments(secured, dict(users or {}))

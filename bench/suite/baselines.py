@@ -13,7 +13,10 @@ import importlib
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from topics.messages import ToolSpec
 
 CELERY_CONCURRENCY = 8
 """Celery worker processes: the same as a platform tool worker's default concurrency."""
@@ -50,7 +53,9 @@ async def in_process_fanout(kind: str, k: int, sleep_s: float, reps: int) -> lis
     return list(await _call(getattr(module, f"{kind}_fanout"), k, sleep_s, reps))
 
 
-async def model_call_cpu(n: int, prompt: str, tools: list[Any], log_dir: Path) -> dict[str, float]:
+async def model_call_cpu(
+    n: int, prompt: str, tools: list[ToolSpec], log_dir: Path
+) -> dict[str, float]:
     """CPU ms per model call made in-process: through the worker's SDK client, and as a
     plain HTTP POST of the same request (`bench.baselines.model_call`)."""
     fn = _module("model_call").cpu_per_call
