@@ -130,4 +130,4 @@ class ResponseLog:
 
     async def close(self) -> None:
         if self._consumer is not None:
-            await self._consumer.stop()
+            await clients.stop_consumer(self._consumer)

@@ -100,6 +100,8 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
+from topics import clients
+
 log = logging.getLogger(__name__)
 RESEEK_RETRY_S = 1.0
 
@@ -149,6 +151,16 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     async def call_thread(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         result = fun(*args, **kwargs)
         return await result if inspect.isawaitable(result) else result
+
+    async def on_thread_stop(self) -> None:
+        """faust's (stop the method queue, then the aiokafka consumer), with the consumer
+        stopped by `clients.stop_consumer`, which finishes where aiokafka's own stop is cut
+        short while the broker is gone. Cut short, it cancelled this service's run, and
+        faust then waited out mode's 60 s shutdown timeouts before exiting."""
+        # The method after faust's AIOKafkaConsumerThread.on_thread_stop: mode's queue stop.
+        await super(faust_aiokafka.AIOKafkaConsumerThread, self).on_thread_stop()
+        if self._consumer is not None:
+            await clients.stop_consumer(self._consumer)
 
     async def _gather_remaining_tasks(self) -> None:
         """mode cancels every task left on the thread's loop when the thread ends; on the

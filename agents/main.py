@@ -10,6 +10,7 @@ from agents.faust_app import build_app
 from agents.orchestrator import Orchestrator
 from config.settings import get_settings
 from monitoring import metrics
+from monitoring.log_limits import limit_client_repeats
 from topics.admin import ensure_topics
 from topics.names import Topics
 
@@ -24,6 +25,7 @@ def main(argv: list[str]) -> int:
     asyncio.run(ensure_topics(settings.kafka, topics.core(), **settings.replication))
     metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
     sys.setswitchinterval(settings.orchestrator_switch_interval_s)
+    limit_client_repeats()
     app = build_app(settings)
     Orchestrator(app, settings)
     # faust's own CLI runs the worker; info level avoids its spinner and debug logging.

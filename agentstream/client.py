@@ -77,7 +77,7 @@ class AgentClient:
             await within(self.consumer.position(tp), timeout_s, bootstrap)
 
     async def stop(self) -> None:
-        await self.consumer.stop()
+        await clients.stop_consumer(self.consumer)
         await self.producer.stop()
 
     async def submit(self, request: AgentRequest) -> None:

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     Longer than a broker restart, so the table's changelog writes ride one out."""
     connect_timeout_s: float = Field(default=10.0, gt=0)
     """How long a command waits for the broker before failing with a one-line error."""
+    stop_grace_s: float = Field(default=15.0, gt=0)
+    """Bound on a graceful stop (SIGTERM, SIGINT): past it the process exits anyway. Work
+    not committed by then is redelivered, as after a crash. A stop can otherwise wait on
+    the broker (draining, committing, flushing) for as long as it is gone."""
 
     replication_factor: int = Field(default=1, ge=1)
     """Replicas of every topic the platform creates (faust's own topics included); 3 on a

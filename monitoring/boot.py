@@ -6,6 +6,7 @@ import logging
 
 from config.settings import Settings, get_settings
 from monitoring import metrics
+from monitoring.log_limits import limit_client_repeats
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 PER_REQUEST_LOGGERS = ("httpx", "httpx2")
@@ -18,6 +19,7 @@ def boot(metrics_port: int | None) -> Settings:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, force=True)
     for name in PER_REQUEST_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    limit_client_repeats()
     settings = get_settings()
     metrics.serve(metrics_port if metrics_port is not None else settings.metrics_port)
     return settings

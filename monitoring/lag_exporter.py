@@ -31,7 +31,7 @@ class LagExporter:
         await self._offsets.start()
 
     async def stop(self) -> None:
-        await self._offsets.stop()
+        await clients.stop_consumer(self._offsets)
         await self._admin.close()
 
     async def collect(self) -> None:

@@ -196,6 +196,7 @@ async def serve(settings: Settings, concurrency: int) -> None:
             lambda: log.info(
                 "Model worker %s calls the %s with concurrency %d.", me, where, concurrency
             ),
+            settings.stop_grace_s,
         )
     finally:
         await client.close()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from monitoring import stop_deadline
 from tool_workers.offsets import ContiguousOffsets
 from topics import clients
 from topics.codec import DecodeError, M, decode, encode, encode_key
@@ -33,6 +34,9 @@ FETCH_MAX_WAIT_MS = 20
 """Upper bound a fetch waits on an idle topic; data arriving meanwhile returns at once."""
 FULL_POOL_WAIT_S = 1.0
 COMMIT_INTERVAL_S = 0.2
+COMMIT_TIMEOUT_S = 10.0
+"""Bound on one commit: aiokafka waits for a group coordinator for as long as the broker
+is gone, and the poll loop (which also notices a stop) waits with it."""
 SESSION_TIMEOUT_MS = 6_000
 """Kafka's lowest allowed group session: a killed worker's partitions move on this soon."""
 
@@ -124,8 +128,9 @@ class CallConsumer:
         if not offsets:
             return
         try:
-            await self.consumer.commit(offsets)
-        except Exception as exc:  # a rebalance in progress; the next commit catches up
+            async with asyncio.timeout(COMMIT_TIMEOUT_S):
+                await self.consumer.commit(offsets)
+        except Exception as exc:  # a rebalance in progress, the broker gone: the next one
             log.warning("Commit of %d partitions failed (%s); will retry.", len(offsets), exc)
             return
         self.offsets.mark_committed(offsets)
@@ -146,7 +151,7 @@ class CallConsumer:
                 await asyncio.wait(self._tasks)
             await self.commit(now=True)
         finally:
-            await self.consumer.stop()
+            await clients.stop_consumer(self.consumer)
             await self.producer.stop()
 
     def _room(self) -> int:
@@ -226,15 +231,23 @@ def decode_call(record: ConsumerRecord, model: type[M]) -> M:
         raise BadMessage(str(exc)) from exc
 
 
-async def run_until_signalled(consumer: CallConsumer, started: Callable[[], None]) -> None:
-    """Run a CallConsumer until SIGTERM/SIGINT, draining in-flight calls before exit."""
+async def run_until_signalled(
+    consumer: CallConsumer, started: Callable[[], None], grace_s: float
+) -> None:
+    """Run a CallConsumer until SIGTERM/SIGINT, draining in-flight calls before exit; the
+    process exits `grace_s` after the signal at the latest (`monitoring.stop_deadline`)."""
     import signal
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stopping() -> None:
+        stop_deadline.arm(grace_s)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping)
     ready = asyncio.Event()
     runner = asyncio.create_task(consumer.run(stop, ready))
     await asyncio.wait(

@@ -121,6 +121,7 @@ async def serve(settings: Settings, tool: ToolDef, concurrency: int) -> None:
                 concurrency,
                 "" if journal is None else " (not idempotent: journaled)",
             ),
+            settings.stop_grace_s,
         )
     finally:
         threads.shutdown()

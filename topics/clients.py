@@ -5,6 +5,10 @@ is theirs (group, offsets, timeouts); what every client of the platform shares (
 connection, message size limits, the producer's delivery guarantees) is set here. A
 plain string is taken as the bootstrap servers of an unsecured cluster, so tools and
 tests can pass one.
+
+Importing this module backs off aiokafka's failed metadata updates in the whole process
+(`topics.metadata_backoff`): every process of the platform builds its clients here, and
+faust's orchestrator imports it through `agents.faust_fixes`.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from topics import metadata_backoff
 from topics.codec import COMPRESSION
 from topics.connection import Target, connection
 from topics.names import MAX_MESSAGE_BYTES
+
+metadata_backoff.install()
 
 
 def producer(target: Target, **options: Any) -> AIOKafkaProducer:
@@ -42,6 +49,50 @@ def consumer(target: Target, *topics: str, **options: Any) -> AIOKafkaConsumer:
         **options,
     }
     return AIOKafkaConsumer(*topics, **connection(target).options(), **settings)
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """`consumer.stop()`, carried to the end even when aiokafka 0.14 cuts it short.
+
+    aiokafka's stop cancels its own tasks and awaits them; a task cancelled before it ran,
+    or while it waited out a retry back-off, lets its CancelledError out of `stop()`
+    (aio-libs/aiokafka#647), before the rest is stopped and the connections closed. Both
+    happen: a group-less consumer stopped soon after it started, and every consumer
+    stopped while the broker is gone (its fetch then lives in its back-off). To the caller
+    it looks like its own cancellation: faust's consumer service never reported itself
+    stopped, and the orchestrator outlived SIGTERM by minutes. A cancellation of the
+    caller itself still propagates.
+    """
+    try:
+        await consumer.stop()
+        return
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+    # What the cut-short stop left running: the fetcher's and the coordinator's tasks,
+    # then the client's metadata task and connections.
+    leftover = [
+        task
+        for part in (consumer._coordinator, consumer._fetcher)
+        for task in _tasks_of(part)
+        if not task.done()
+    ]
+    for task in leftover:
+        task.cancel()
+    await asyncio.gather(*leftover, return_exceptions=True)
+    await consumer._client.close()
+
+
+def _tasks_of(part: object) -> list[asyncio.Task[Any]]:
+    """The asyncio tasks an aiokafka component holds, alone or in a set or list."""
+    found: list[asyncio.Task[Any]] = []
+    for value in vars(part).values() if part is not None else ():
+        if isinstance(value, asyncio.Task):
+            found.append(value)
+        elif isinstance(value, set | list):
+            found += [item for item in value if isinstance(item, asyncio.Task)]
+    return found
 
 
 def admin(target: Target, **options: Any) -> AIOKafkaAdminClient:

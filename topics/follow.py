@@ -65,7 +65,7 @@ async def follow(
             if every is not None:
                 every()
     finally:
-        await consumer.stop()
+        await clients.stop_consumer(consumer)
 
 
 async def _poll(consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
