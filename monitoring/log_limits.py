@@ -19,9 +19,10 @@ BURST = 3
 WINDOW_S = 10.0
 MAX_KINDS = 1_000
 """Kinds tracked at once; past it the counts start over (bounded memory)."""
-CLIENT_LOGGERS = ("aiokafka", "faust.transport")
-"""The logger families limited: the Kafka client's, and faust's layer over it (its
-producer buffer warns per flush). The platform's own lines are not limited."""
+CLIENT_LOGGERS = ("aiokafka", "faust.transport.producer")
+"""The logger families limited: the Kafka client's, and faust's producer buffer (it warns
+per flush under load). The platform's own lines and faust's consumer (its per-partition
+warnings of slow processing) are not limited."""
 _NUMBER = re.compile(r"\d+")
 
 

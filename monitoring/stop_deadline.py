@@ -10,6 +10,7 @@ an exit at any moment: what was not committed is redelivered and answered once
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import threading
@@ -35,11 +36,19 @@ def arm(grace_s: float) -> None:
 
 
 def _expire(grace_s: float) -> None:
-    log.error(
-        "The graceful stop did not finish within %g s; exiting now. Work not committed "
-        "is redelivered.",
-        grace_s,
-    )
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    os._exit(EXIT_CODE)
+    """Say why, show where the stop was stuck, exit. No logging here: a handler's lock may
+    be held by the thread that is stuck (a full pipe), and the exit must not wait on it."""
+    try:
+        message = (
+            f"The graceful stop did not finish within {grace_s:g} s; exiting now. Work not "
+            "committed is redelivered. Where each thread was:\n"
+        )
+        os.write(2, message.encode())
+        faulthandler.dump_traceback(all_threads=True)
+    finally:
+        os._exit(EXIT_CODE)
+
+
+def armed() -> bool:
+    """Whether a stop has begun in this process (tests check that none leaks)."""
+    return _armed.is_set()

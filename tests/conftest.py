@@ -65,6 +65,16 @@ def kafka(request: pytest.FixtureRequest) -> Iterator[KafkaUnderTest]:
 KAFKA_KEY = pytest.StashKey[str]()
 
 
+@pytest.fixture(autouse=True)
+def _no_stop_began_in_the_test_process() -> Iterator[None]:
+    """A stop deadline armed inside the test process would end the whole run a few
+    seconds later (`monitoring.stop_deadline`): fail the test that armed it instead."""
+    yield
+    from monitoring import stop_deadline
+
+    assert not stop_deadline.armed(), "a process stop began inside the test process"
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print which Kafka the integration tests ran against."""
     description = terminalreporter.config.stash.get(KAFKA_KEY, None)

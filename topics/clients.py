@@ -63,24 +63,32 @@ async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
     stopped, and the orchestrator outlived SIGTERM by minutes. A cancellation of the
     caller itself still propagates.
     """
+    task = asyncio.current_task()
+    cancelled_before = task.cancelling() if task is not None else 0
     try:
         await consumer.stop()
         return
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
+        # A stop in a cancelled task's cleanup counts too: only a new cancellation is ours.
+        if task is not None and task.cancelling() > cancelled_before:
             raise
-    # What the cut-short stop left running: the fetcher's and the coordinator's tasks,
-    # then the client's metadata task and connections.
+    # What the cut-short stop left: the fetcher's and the coordinator's tasks, callers
+    # waiting on the fetcher, then the client's metadata task and connections.
     leftover = [
-        task
+        running
         for part in (consumer._coordinator, consumer._fetcher)
-        for task in _tasks_of(part)
-        if not task.done()
+        for running in _tasks_of(part)
+        if not running.done()
     ]
-    for task in leftover:
-        task.cancel()
+    for running in leftover:
+        running.cancel()
     await asyncio.gather(*leftover, return_exceptions=True)
+    fetcher = consumer._fetcher
+    if fetcher is not None:
+        fetcher._closed = True
+        for waiter in fetcher._fetch_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
     await consumer._client.close()
 
 

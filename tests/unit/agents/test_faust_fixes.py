@@ -240,3 +240,23 @@ def test_a_hook_on_an_app_without_the_installed_consumer_is_refused() -> None:
 
     with pytest.raises(RuntimeError, match="install"):
         before_commit(plain, hook)
+
+
+def test_faust_stops_its_consumer_thread_as_the_override_assumes() -> None:
+    """`faust_fixes.ConsumerThread.on_thread_stop` replaces faust's: the method queue's
+    stop, then the aiokafka consumer's. A faust that does more there needs it revisited."""
+    import inspect
+
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    source = inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread.on_thread_stop)
+    body = [
+        line.strip()
+        for line in source.splitlines()[1:]
+        if line.strip() and not line.strip().startswith(("#", '"""'))
+    ]
+    assert body == [
+        "await super().on_thread_stop()",
+        "if self._consumer is not None:",
+        "await self._consumer.stop()",
+    ]

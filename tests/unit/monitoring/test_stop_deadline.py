@@ -38,6 +38,7 @@ def test_a_stuck_stop_exits_when_the_grace_runs_out() -> None:
     assert done.returncode == EXIT_CODE, done.stderr
     assert took < 20
     assert "The graceful stop did not finish within 0.5 s; exiting now." in done.stderr
+    assert "most recent call first" in done.stderr  # where each thread was
 
 
 def test_a_process_that_ends_in_time_is_not_held_by_the_deadline() -> None:
