@@ -155,3 +155,28 @@ class Observer:
         else:
             self._waiters[cid] = future
         return future
+
+
+async def read_progress(
+    bootstrap: str, topics: Topics, cids: list[str], timeout_s: float = 120.0
+) -> dict[str, list[Event]]:
+    """Each conversation's events, read from the beginning once it is over.
+
+    For a measurement that a reader would disturb: reading the progress stream live (7
+    events per conversation) takes the suite's process and the broker CPU that the 2
+    cores otherwise give the platform."""
+    observer = Observer(bootstrap, topics, events=True)
+    await observer.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not all(
+            any(e.type == "conversation_finished" for e in observer.events[c]) for c in cids
+        ):
+            if observer.failed() is not None:
+                raise RuntimeError(f"the progress reader stopped: {observer.failed()!r}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"events of {len(cids)} conversations unread in {timeout_s:g}s")
+            await asyncio.sleep(0.1)
+    finally:
+        await observer.stop()
+    return {cid: observer.events[cid] for cid in cids}

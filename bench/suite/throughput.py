@@ -16,9 +16,11 @@ group; one model worker, one noop worker (concurrency 32), the local model serve
   role, divided by n (orchestrator ms per conversation), by the model calls (sum of
   `iterations` in the answers: model worker and model server ms per call) and by the tool
   calls (tool worker ms per call). The broker's and the suite's own CPU are recorded
-  too: the suite's process (submitting, reading answers and events) shares the 2 cores.
-- also recorded: `call_redriven` events (calls re-published after their lease ran out
-  while queued) and the model hop under this load (see `hop`).
+  too: the suite's process (submitting, reading answers) shares the 2 cores.
+- also recorded, from the progress events read after the measurement (a live reader of
+  them took the suite 1-1.5 ms of CPU per conversation, and the broker more, on the same
+  2 cores): `call_redriven` events (calls re-published after their lease ran out while
+  queued) and the model hop under this load (see `hop`).
 
 Side by side: the Celery+Redis no-op throughput (3n tasks, as many as the tool calls);
 its worker's CPU per task beside the noop worker's CPU per tool call; and the first model
@@ -35,6 +37,7 @@ import time
 from bench.suite import baselines
 from bench.suite.hop import model_hops
 from bench.suite.names import NOOP, TOOLS_MODULE
+from bench.suite.observe import read_progress
 from bench.suite.platform import Bench, Probe, Target, cpu_by_role, ids, log_findings, platform
 from bench.suite.report import PhaseResult, Row, num, ratio, ratio_text
 from bench.suite.stats import rounded, summary_ms, window_rate
@@ -75,8 +78,9 @@ async def measure(target: Target, bench: Bench, n: int, in_flight: int) -> dict:
     for r in replies:
         statuses[r.body["status"]] = statuses.get(r.body["status"], 0) + 1
     cpu = cpu_by_role(before, after)
-    events = [e for cid, _ in jobs for e in target.observer.events[cid]]
-    hops = [h for cid, _ in jobs for h in model_hops(target.observer.events[cid])]
+    progress = await read_progress(bench.bootstrap, target.topics, [cid for cid, _ in jobs])
+    events = [e for cid, _ in jobs for e in progress[cid]]
+    hops = [h for cid, _ in jobs for h in model_hops(progress[cid])]
     per = {
         "orchestrator_ms_per_conversation": cpu.get("orchestrator", 0) * 1000 / n,
         "model_worker_ms_per_model_call": cpu.get("model-worker", 0) * 1000 / model_calls,
@@ -120,7 +124,6 @@ async def run(bench: Bench) -> PhaseResult:
             name,
             {NOOP: 1},
             [Probe(prompt(0), NOOP, CALLS)],
-            events=True,
             orchestrators=orchestrators,
             worker_concurrency=32,
         ) as target:
