@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import time
 import uuid
@@ -25,6 +24,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from agentstream import broker
 from agentstream.broker import BrokerInfo
 from agentstream.stack import Stack, StackConfig
+from bench.suite.stats import cpu_seconds
 from tests.support.kafka import create_topic
 from tests.support.waiting import wait_until
 from topics import clients
@@ -48,11 +48,6 @@ def own_broker(tmp_path: Path) -> Iterator[tuple[Path, BrokerInfo]]:
         yield home, info
     finally:
         broker.stop(home)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def line_count(path: Path) -> int:
