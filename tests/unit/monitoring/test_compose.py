@@ -218,3 +218,16 @@ def test_grafana_and_prometheus_mount_the_monitoring_assets(compose: dict[str, A
             source = volume.split(":")[0]
             if source.startswith("./"):
                 assert (DOCKERFILE.parent / source).exists(), f"{name}: {source} missing"
+
+
+def test_compose_waits_longer_than_a_process_bounds_its_own_stop(compose: dict[str, Any]) -> None:
+    """docker sends SIGKILL after `stop_grace_period` (10 s unless set): shorter than the
+    platform's own stop bound, it would cut every graceful stop short."""
+    from config.settings import Settings
+
+    grace = Settings().stop_grace_s
+    for name, service in _project_services(compose).items():
+        period = str(service.get("stop_grace_period", "10s"))
+        match = re.fullmatch(r"(\d+)s", period)
+        assert match, f"{name}: stop_grace_period {period!r} is not in seconds"
+        assert int(match.group(1)) > grace, f"{name}: {period} is not above {grace:g} s"
