@@ -9,6 +9,7 @@ import contextlib
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +115,11 @@ class Observer:
         task = self._task
         return task.exception() if task and task.done() and not task.cancelled() else None
 
+    def check(self) -> None:
+        """Raise if the reader stopped on an error of its own."""
+        if self.failed() is not None:
+            raise RuntimeError(f"the observer stopped: {self.failed()!r}")
+
     async def _run(self) -> None:
         responses = self.topics.agent_responses.name
         events = self.topics.agent_events.name
@@ -157,6 +163,27 @@ class Observer:
         return future
 
 
+async def each_had(
+    observer: Observer,
+    cids: list[str],
+    event: str,
+    timeout_s: float,
+    alive: Callable[[], None],
+    poll_s: float = 0.05,
+) -> None:
+    """Wait until `observer` has read an `event` of each conversation; `alive` raises when
+    what writes or reads the events has stopped."""
+    deadline = time.monotonic() + timeout_s
+    events = observer.events
+    while not all(any(e.type == event for e in events[c]) for c in cids):
+        alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"no {event} event of {len(cids)} conversations within {timeout_s:g}s"
+            )
+        await asyncio.sleep(poll_s)
+
+
 async def read_progress(
     bootstrap: str, topics: Topics, cids: list[str], timeout_s: float = 120.0
 ) -> dict[str, list[Event]]:
@@ -167,16 +194,8 @@ async def read_progress(
     cores otherwise give the platform."""
     observer = Observer(bootstrap, topics, events=True)
     await observer.start()
-    deadline = time.monotonic() + timeout_s
     try:
-        while not all(
-            any(e.type == "conversation_finished" for e in observer.events[c]) for c in cids
-        ):
-            if observer.failed() is not None:
-                raise RuntimeError(f"the progress reader stopped: {observer.failed()!r}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"events of {len(cids)} conversations unread in {timeout_s:g}s")
-            await asyncio.sleep(0.1)
+        await each_had(observer, cids, "conversation_finished", timeout_s, observer.check, 0.1)
     finally:
         await observer.stop()
     return {cid: observer.events[cid] for cid in cids}

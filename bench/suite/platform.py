@@ -20,7 +20,7 @@ from agentstream.stack import Stack, StackConfig
 from bench.chaos.clients import Inspector, wait_for
 from bench.chaos.paths import ROOT
 from bench.suite.names import TOOLS_MODULE
-from bench.suite.observe import Client, Observer, Reply
+from bench.suite.observe import Client, Observer, Reply, each_had
 from bench.suite.stats import cpu_seconds
 from config.settings import Settings
 from topics.names import Topics
@@ -73,8 +73,7 @@ class Target:
         if dead:
             tail = self.stack.log_tail(dead[0], 20)
             raise RuntimeError(f"platform process {dead[0]} exited; its log ends:\n{tail}")
-        if self.observer.failed() is not None:
-            raise RuntimeError(f"the observer stopped: {self.observer.failed()!r}")
+        self.observer.check()
 
     async def converse(
         self, cid: str, prompt: str, tools: list[str], timeout_s: float = 120.0
@@ -99,15 +98,7 @@ class Target:
         self, cids: list[str], event: str, timeout_s: float, poll_s: float = 0.05
     ) -> None:
         """Wait until an `event` of each conversation has been read, the platform alive."""
-        deadline = time.monotonic() + timeout_s
-        events = self.observer.events
-        while not all(any(e.type == event for e in events[c]) for c in cids):
-            self.check_alive()
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"no {event} event of {len(cids)} conversations within {timeout_s:g}s"
-                )
-            await asyncio.sleep(poll_s)
+        await each_had(self.observer, cids, event, timeout_s, self.check_alive, poll_s)
 
     async def run_bounded(
         self, jobs: list[tuple[str, str]], tools: list[str], in_flight: int, timeout_s: float = 300

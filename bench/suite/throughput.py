@@ -18,7 +18,7 @@ group; one model worker, one noop worker (concurrency 32), the local model serve
   calls (tool worker ms per call). The broker's and the suite's own CPU are recorded
   too: the suite's process (submitting, reading answers) shares the 2 cores.
 - also recorded, from the progress events read after the measurement (a live reader of
-  them took the suite 1-1.5 ms of CPU per conversation, and the broker more, on the same
+  them took the suite 1.3-2.3 ms of CPU per conversation, and the broker more, on the same
   2 cores): `call_redriven` events (calls re-published after their lease ran out while
   queued) and the model hop under this load (see `hop`).
 
