@@ -100,6 +100,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
+from agents.eager_wait import EagerWaitFirst
 from topics import clients
 
 log = logging.getLogger(__name__)
@@ -192,9 +193,10 @@ def before_commit(app: faust.App, hook: CommitHook) -> None:
     _BEFORE_COMMIT.setdefault(app, []).append(hook)
 
 
-class Consumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer that re-reads what faust discards during recovery, and
-    runs the `before_commit` hooks."""
+class Consumer(EagerWaitFirst, faust_aiokafka.Consumer):
+    """faust's aiokafka consumer that re-reads what faust discards during recovery, runs
+    the `before_commit` hooks, and hands records to the streams without a task each
+    (`agents.eager_wait`)."""
 
     _postponed: bool = False
 
