@@ -4,6 +4,9 @@ raw_kafka     The floor of one request/reply hop over the same Kafka broker: pla
               clients built like the platform's (acks=all, idempotent, linger 0) and an echo
               process. No Kafka-based design can answer faster, so the platform's hop is
               judged by how far above this it sits.
+kafka_relay   The floor of the orchestrator's CPU: plain aiokafka reading and writing the
+              records an orchestrator does per conversation (6 in, 17 out, about their
+              sizes), with no framework and no logic, at the platform's measured rate.
 celery_redis  What users would otherwise deploy for distributed tool calls: Celery with a
               real redis-server as broker and result backend and a real worker process.
               Round trip, fan-out and throughput (with the worker's CPU) are measured in

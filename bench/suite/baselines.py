@@ -47,6 +47,15 @@ async def raw_round_trips(bootstrap: str, n: int, prefix: str, log_dir: Path) ->
     return list(await _call(fn, bootstrap, n, prefix))
 
 
+async def relay_cpu(
+    bootstrap: str, n: int, rate: float, in_flight: int, prefix: str, log_dir: Path
+) -> dict[str, float]:
+    """CPU per conversation of plain aiokafka carrying the orchestrator's records at `rate`
+    conversations/s (`bench.baselines.kafka_relay`)."""
+    fn = _module("kafka_relay").relay_cpu
+    return dict(await _call(fn, bootstrap, n, rate, in_flight, prefix, log_dir))
+
+
 async def in_process_fanout(kind: str, k: int, sleep_s: float, reps: int) -> list[float]:
     """`sequential` or `gather`: wall seconds per rep of k sleeps in one process."""
     module = _module("in_process")
