@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord
 
 from topics import clients
 from topics.codec import read_envelope
 from topics.connection import Target
+from topics.partitioning import partitioner
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ LOOKBACK_S = 60.0
 """How far back a new owner looks for answers given by the previous one: well beyond the
 commit interval, the span of events a crashed owner may have processed but not committed."""
 READ_TIMEOUT_S = 10.0
-_partitioner = DefaultPartitioner()
 
 
 class ResponseLog:
@@ -51,7 +50,7 @@ class ResponseLog:
 
     def partition_of(self, key: bytes) -> int:
         everything = list(range(self._partitions))
-        return int(_partitioner(key, everything, everything))
+        return int(partitioner(key, everything, everything))
 
     async def already_answered(
         self, conversation_id: str, key: bytes, since: float, generation: object

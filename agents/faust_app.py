@@ -14,6 +14,7 @@ from topics.admin import durability_config
 from topics.codec import COMPRESSION
 from topics.connection import Connection
 from topics.names import CONVERSATION_PARTITIONS, MAX_MESSAGE_BYTES
+from topics.partitioning import partitioner
 
 SESSION_TIMEOUT_S = 6.0
 """Kafka's lowest allowed group session (group.min.session.timeout.ms): a killed instance
@@ -66,6 +67,7 @@ def build_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         producer_compression_type=COMPRESSION,
         producer_max_request_size=MAX_MESSAGE_BYTES,
+        producer_partitioner=partitioner,  # Kafka's rule, each conversation id hashed once
         consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         consumer_auto_offset_reset="earliest",
         broker_credentials=credentials,

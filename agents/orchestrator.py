@@ -17,7 +17,6 @@ import time
 from typing import Any
 
 import faust
-from aiokafka.partitioner import DefaultPartitioner
 
 from agents.answers import ResponseLog
 from agents.deadlines import DeadlineIndex
@@ -46,6 +45,7 @@ from topics.messages import (
     ToolCall,
 )
 from topics.names import CONVERSATION_PARTITIONS, MAX_PAYLOAD_BYTES, Topics
+from topics.partitioning import partitioner
 from topics.reply_topics import ReplyTopicPolicy
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,6 @@ REVOKE_WAIT_S = 15.0
 the group's rebalance timeout (past it the partitions move on anyway)."""
 MAX_FINISHING = 1_000
 """Conversations whose answer may await its acknowledgement at once; more wait for room."""
-_partitioner = DefaultPartitioner()
 
 
 class Orchestrator:
@@ -172,7 +171,7 @@ class Orchestrator:
             return
         key = encode_key(request.conversation_id)
         partitions = list(range(self.topics.agent_requests.partitions))
-        if message.key != key or _partitioner(key, partitions, partitions) != message.partition:
+        if message.key != key or partitioner(key, partitions, partitions) != message.partition:
             # Unkeyed or placed by another partitioner: re-key so exactly one instance owns it.
             metrics.REKEYED.inc()
             await self.sender.send(

@@ -24,18 +24,21 @@ from topics import metadata_backoff
 from topics.codec import COMPRESSION
 from topics.connection import Target, connection
 from topics.names import MAX_MESSAGE_BYTES
+from topics.partitioning import partitioner
 
 metadata_backoff.install()
 
 
 def producer(target: Target, **options: Any) -> AIOKafkaProducer:
-    """Idempotent, acks=all, no linger, zstd batches, large messages allowed."""
+    """Idempotent, acks=all, no linger, zstd batches, large messages allowed; keys
+    hashed once (`topics.partitioning`)."""
     settings: dict[str, Any] = {
         "enable_idempotence": True,
         "acks": "all",
         "linger_ms": 0,
         "compression_type": COMPRESSION,
         "max_request_size": MAX_MESSAGE_BYTES,
+        "partitioner": partitioner,
         **options,
     }
     return AIOKafkaProducer(**connection(target).options(), **settings)
