@@ -142,3 +142,14 @@ def test_faust_still_hands_each_record_over_through_wait_first() -> None:
     """What the fast path is for (faust-streaming 0.15.3): the callback comes first."""
     source = " ".join(inspect.getsource(faust_consumer.Consumer._drain_messages).split())
     assert "await self.wait_first( callback(message), self.suspend_flow.wait() )" in source
+
+
+async def test_with_the_flow_already_set_the_first_answer_is_the_callbacks_as_under_mode() -> None:
+    """faust's `Service.wait` (`_wait_one`) reads the first result only."""
+    firsts = []
+    for service in (Plain(), Eager()):
+        flow = Event()
+        flow.set()
+        results = await asyncio.wait_for(service.wait_first(deliver([], 5), flow.wait()), 5)
+        firsts.append((results.results[0], results.stopped))
+    assert firsts == [(10, False), (10, False)]
