@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 CONVERSATION_PARTITIONS = 4
 """agent.requests and agent.steps must match so one orchestrator owns a conversation."""
@@ -33,34 +34,38 @@ def _standard(name: str, partitions: int) -> TopicSpec:
 
 @dataclass(frozen=True)
 class Topics:
-    """The platform's topics under one namespace prefix (empty in production)."""
+    """The platform's topics under one namespace prefix (empty in production).
+
+    The fixed topics are built once per instance: the orchestrator reads their names for
+    every event it handles.
+    """
 
     prefix: str = ""
 
     def _name(self, base: str) -> str:
         return f"{self.prefix}{base}"
 
-    @property
+    @cached_property
     def agent_requests(self) -> TopicSpec:
         return _standard(self._name("agent.requests"), CONVERSATION_PARTITIONS)
 
-    @property
+    @cached_property
     def agent_steps(self) -> TopicSpec:
         return _standard(self._name("agent.steps"), CONVERSATION_PARTITIONS)
 
-    @property
+    @cached_property
     def agent_responses(self) -> TopicSpec:
         return _standard(self._name("agent.responses"), CONVERSATION_PARTITIONS)
 
-    @property
+    @cached_property
     def agent_events(self) -> TopicSpec:
         return _standard(self._name("agent.events"), CONVERSATION_PARTITIONS)
 
-    @property
+    @cached_property
     def model_calls(self) -> TopicSpec:
         return _standard(self._name("model.calls"), CONVERSATION_PARTITIONS)
 
-    @property
+    @cached_property
     def dead_letters(self) -> TopicSpec:
         return _standard(self._name("agent.dlq"), 1)
 
