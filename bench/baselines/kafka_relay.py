@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from agentstream.processes import is_alive, spawn, stop_pid
-from bench.baselines.raw_kafka import READY_KEY, READY_TIMEOUT_S, _child_env
+from bench.baselines.raw_kafka import READY_KEY, READY_TIMEOUT_S, _at_end, _child_env
 from topics import clients
 from topics.admin import ensure_topics
 from topics.names import CONVERSATION_PARTITIONS, TopicSpec
@@ -223,11 +223,9 @@ async def relay_cpu(
     try:
         await producer.start()
         await answers.start()
-        partitions = [TopicPartition(topics["answers"], p) for p in range(CONVERSATION_PARTITIONS)]
-        answers.assign(partitions)
-        await answers.seek_to_end(*partitions)
-        for tp in partitions:
-            await answers.position(tp)
+        await _at_end(
+            answers, *(TopicPartition(topics["answers"], p) for p in range(CONVERSATION_PARTITIONS))
+        )
         for role in ("relay", "echo"):
             log_path = log_dir / f"{prefix}{role}.log"
             pids.append(spawn(_argv(role, bootstrap, prefix), log_path, _child_env()).pid)

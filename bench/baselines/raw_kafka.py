@@ -46,11 +46,12 @@ def topic_names(prefix: str) -> tuple[str, str]:
     return f"{prefix}raw.requests", f"{prefix}raw.replies"
 
 
-async def _at_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
-    """Assign `tp` and resolve its position to the end, so only new records are read."""
-    consumer.assign([tp])
-    await consumer.seek_to_end(tp)
-    await consumer.position(tp)
+async def _at_end(consumer: AIOKafkaConsumer, *tps: TopicPartition) -> None:
+    """Assign `tps` and resolve their positions to the end, so only new records are read."""
+    consumer.assign(list(tps))
+    await consumer.seek_to_end(*tps)
+    for tp in tps:
+        await consumer.position(tp)
 
 
 async def _next_with_key(consumer: AIOKafkaConsumer, key: bytes) -> None:
