@@ -4,8 +4,9 @@
 
 Starts a project Kafka broker, then per phase a fresh platform (`agentstream.stack`) with
 the suite's tools (`bench.bench_tools`), measures it, stops it, and runs the phase's
-baselines (`bench.baselines`: plain aiokafka request/reply, in-process asyncio, Celery
-with Redis) on the same machine. Phases, one module each:
+baselines (`bench.baselines`: plain aiokafka request/reply, the orchestrator's records
+relayed through plain aiokafka, in-process asyncio, Celery with Redis) on the same
+machine. Phases, one module each:
 
     hop         tool hop, model hop and conversation round trip, one call at a time
     fanout      one turn of 5 parallel 0.8 s calls: wall minus model time
