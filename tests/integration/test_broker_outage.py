@@ -145,6 +145,11 @@ async def test_a_consumer_whose_fetch_is_backing_off_stops_whole(
         info.bootstrap_servers, topic, group_id=None, retry_backoff_ms=30_000
     )
     await consumer.start()
+    partition = TopicPartition(topic, 0)
+    await wait_until(lambda: partition in consumer.assignment(), 10, "the partition assigned")
+    # With its position known, the consumer's only request left is a fetch of records:
+    # one still looking up its offset when the broker goes fails that lookup instead.
+    await asyncio.wait_for(consumer.position(partition), 10)
     await consumer.getmany(timeout_ms=200)
     caplog.set_level(logging.ERROR, logger="aiokafka.consumer.fetcher")
     await asyncio.to_thread(broker.stop, home)
