@@ -11,7 +11,6 @@ from agents.faust_fixes import install
 from config.settings import Settings
 from monitoring import stop_deadline
 from topics.admin import durability_config
-from topics.codec import COMPRESSION
 from topics.connection import Connection
 from topics.names import CONVERSATION_PARTITIONS, MAX_MESSAGE_BYTES
 from topics.partitioning import partitioner
@@ -65,7 +64,7 @@ def build_app(settings: Settings) -> faust.App:
         producer_linger=0.0,
         producer_request_timeout=settings.produce_timeout_s,
         producer_acks=-1,
-        producer_compression_type=COMPRESSION,
+        producer_compression_type=settings.kafka.compression_type,
         producer_max_request_size=MAX_MESSAGE_BYTES,
         producer_partitioner=partitioner,  # Kafka's rule, each conversation id hashed once
         consumer_max_fetch_size=MAX_MESSAGE_BYTES,

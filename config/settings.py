@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from topics.connection import Connection, SaslMechanism, SecurityProtocol
+from topics.connection import Compression, Connection, SaslMechanism, SecurityProtocol
 from topics.reply_topics import DEFAULT_REPLY_TOPIC_PATTERNS
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: str | None = None
     """PEM client certificate, for brokers that require mutual TLS (with its key file)."""
     kafka_ssl_keyfile: str | None = None
+    kafka_compression: Compression = "none"
+    """Producer batch compression: none, gzip, snappy, lz4 or zstd (see `Connection`)."""
     topic_prefix: str = ""
     """Namespace for every topic and consumer group, so test runs never share state."""
 
@@ -135,6 +137,7 @@ class Settings(BaseSettings):
             ssl_cafile=self.kafka_ssl_cafile,
             ssl_certfile=self.kafka_ssl_certfile,
             ssl_keyfile=self.kafka_ssl_keyfile,
+            compression=self.kafka_compression,
         )
 
     @model_validator(mode="after")

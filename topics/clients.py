@@ -21,7 +21,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from topics import metadata_backoff
-from topics.codec import COMPRESSION
 from topics.connection import Target, connection
 from topics.names import MAX_MESSAGE_BYTES
 from topics.partitioning import partitioner
@@ -30,18 +29,19 @@ metadata_backoff.install()
 
 
 def producer(target: Target, **options: Any) -> AIOKafkaProducer:
-    """Idempotent, acks=all, no linger, zstd batches, large messages allowed; keys
-    hashed once (`topics.partitioning`)."""
+    """Idempotent, acks=all, no linger, the connection's batch compression (none by
+    default), large messages allowed; keys hashed once (`topics.partitioning`)."""
+    how = connection(target)
     settings: dict[str, Any] = {
         "enable_idempotence": True,
         "acks": "all",
         "linger_ms": 0,
-        "compression_type": COMPRESSION,
+        "compression_type": how.compression_type,
         "max_request_size": MAX_MESSAGE_BYTES,
         "partitioner": partitioner,
         **options,
     }
-    return AIOKafkaProducer(**connection(target).options(), **settings)
+    return AIOKafkaProducer(**how.options(), **settings)
 
 
 def consumer(target: Target, *topics: str, **options: Any) -> AIOKafkaConsumer:

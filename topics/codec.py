@@ -2,8 +2,7 @@
 
 Every consumer of the platform decodes through here, so a hostile payload (too large,
 nested 100,000 deep, not UTF-8, NaN where a number belongs) becomes a DecodeError with a
-readable reason, never a RecursionError or a stalled parse. Kafka batches are
-zstd-compressed by every producer.
+readable reason, never a RecursionError or a stalled parse.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from topics.messages import MAX_CONVERSATION_ID_CHARS, Step
 from topics.names import MAX_MESSAGE_BYTES
 
 M = TypeVar("M", bound=BaseModel)
-COMPRESSION = "zstd"
-"""Producer batch compression for every producer of the platform."""
 MAX_JSON_DEPTH = 64
 """Deepest nesting any message may have (Messages API content needs far less)."""
 MAX_ENVELOPE_SCAN_TOKENS = 1_000_000

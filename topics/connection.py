@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ class Connection:
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    compression: Compression = "none"
+    """Producer batch compression. None by default: the platform's records are a few
+    hundred bytes, where zstd saves ~130 B a record for ~26 us to build and ~30 us to read,
+    and costs the tool hop ~2 ms at p50 (README, "Compression"). Worth it where network
+    bytes are dear and records large (zstd saves 72 KB of a 100 KB transcript)."""
 
     def __post_init__(self) -> None:
         if self.uses_sasl and not (self.sasl_mechanism and self.sasl_username):
@@ -36,6 +42,11 @@ class Connection:
             raise ValueError(f"{self.security_protocol} needs a SASL password")
         if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
             raise ValueError("a client certificate needs its key, and a key its certificate")
+
+    @property
+    def compression_type(self) -> str | None:
+        """The codec as aiokafka and faust's producers take it (None: uncompressed)."""
+        return None if self.compression == "none" else self.compression
 
     @property
     def uses_sasl(self) -> bool:

@@ -4,7 +4,7 @@ Per conversation of the throughput phase (2 model calls, 3 tool calls) the orche
 reads 6 records (the request, 5 results) and writes 17: 5 calls, 7 progress events, about
 4 state records (the changelog, written once per conversation per commit) and the answer.
 `relay_cpu` runs exactly that traffic through a relay process built from the platform's
-own clients (`topics.clients`: acks=all, idempotent, linger 0, zstd), consuming in a group
+own clients (`topics.clients`: acks=all, idempotent, linger 0, uncompressed), consuming in a group
 and committing every 0.5 s as faust does, with an echo process standing in for the workers.
 The records have about the platform's sizes; the relay does nothing else (no faust, no
 decoding beyond the step counter, no state). Conversations are started at the platform's

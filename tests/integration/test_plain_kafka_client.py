@@ -16,11 +16,14 @@ from topics.names import Topics
 pytestmark = pytest.mark.integration
 
 
-async def _reply(stack: Stack, request: dict[str, Any]) -> dict[str, Any]:
+async def _reply(
+    stack: Stack, request: dict[str, Any], compression: str | None = None
+) -> dict[str, Any]:
     """Publish `request` as raw JSON bytes without a key; its one reply on its reply topic."""
     bootstrap, reply_topic = stack.config.bootstrap, request["reply_topic"]
     await create_topic(bootstrap, reply_topic, 1)
-    async with Wire(bootstrap, Topics(stack.config.prefix), [reply_topic]) as wire:
+    topics = Topics(stack.config.prefix)
+    async with Wire(bootstrap, topics, [reply_topic], compression=compression) as wire:
         await wire.publish(json.dumps(request).encode())
         (reply,) = await wire.collect(reply_topic, 1)
     return reply
@@ -54,3 +57,20 @@ async def test_a_malformed_request_is_refused_with_a_reason(stack: Stack) -> Non
     reply = await _reply(stack, bad)
     assert reply["status"] == "invalid_request"
     assert "max_iterations" in reply["error"]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+async def test_a_request_compressed_with_any_kafka_codec_is_answered(
+    stack: Stack, codec: str
+) -> None:
+    """The platform's own producers send uncompressed batches by default; a client's
+    choice of codec is its own, and the broker and every consumer read all of them."""
+    request = {
+        "conversation_id": f"{codec}-{uuid.uuid4().hex[:8]}",
+        "prompt": "compute 19*23",
+        "tools": ["calculator"],
+        "reply_topic": f"{stack.config.prefix}replies.{uuid.uuid4().hex[:8]}",
+    }
+    reply = await _reply(stack, request, compression=codec)
+    assert reply["conversation_id"] == request["conversation_id"]
+    assert reply["status"] == "completed" and "437" in reply["text"]

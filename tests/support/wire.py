@@ -25,6 +25,8 @@ class Wire:
     """The cluster; a Connection reaches a secured one (plain aiokafka clients either way)."""
     topics: Topics
     watched: list[str] = field(default_factory=list)
+    compression: str | None = None
+    """Batch compression of the records this client publishes (any Kafka codec)."""
     records: dict[str, list[ConsumerRecord]] = field(default_factory=dict)
 
     async def __aenter__(self) -> Wire:
@@ -34,7 +36,9 @@ class Wire:
             self.topics.dead_letters.name,
         ]
         kafka = connection(self.bootstrap).options()
-        self.producer = AIOKafkaProducer(**kafka, max_request_size=16 * 1024 * 1024)
+        self.producer = AIOKafkaProducer(
+            **kafka, max_request_size=16 * 1024 * 1024, compression_type=self.compression
+        )
         self.consumer = AIOKafkaConsumer(
             **kafka,
             fetch_max_wait_ms=50,

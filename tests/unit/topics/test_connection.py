@@ -6,6 +6,9 @@ import ssl
 
 import pytest
 
+from agents.faust_app import build_app
+from config.settings import Settings
+from topics import clients
 from topics.connection import Connection, connection
 
 
@@ -45,3 +48,26 @@ def test_the_password_stays_out_of_the_repr() -> None:
 def test_half_configured_security_is_refused(kwargs: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         Connection("h:9093", **kwargs)  # type: ignore[arg-type]
+
+
+async def test_producers_do_not_compress_unless_told() -> None:
+    producer = clients.producer("127.0.0.1:9")  # never started: nothing connects
+    assert producer._compression_type is None
+    app = build_app(Settings(kafka_bootstrap_servers="127.0.0.1:9"))
+    assert app.conf.producer_compression_type is None
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+async def test_the_configured_codec_reaches_every_producer(
+    codec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTSTREAM_KAFKA_COMPRESSION", codec)
+    settings = Settings(kafka_bootstrap_servers="127.0.0.1:9")
+    assert clients.producer(settings.kafka)._compression_type == codec
+    assert build_app(settings).conf.producer_compression_type == codec
+
+
+def test_an_unknown_codec_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTSTREAM_KAFKA_COMPRESSION", "brotli")
+    with pytest.raises(ValueError, match="kafka_compression"):
+        Settings()
