@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.event_loop import EventLoop
 from topics.connection import Compression, Connection, SaslMechanism, SecurityProtocol
 from topics.reply_topics import DEFAULT_REPLY_TOPIC_PATTERNS
 
@@ -105,6 +106,9 @@ class Settings(BaseSettings):
     min_insync_replicas: int = Field(default=1, ge=1)
     """Replicas that must have a write before acks=all succeeds (2 with replication 3)."""
 
+    event_loop: EventLoop = "uvloop"
+    """The asyncio loop every long-running process runs on (`config.event_loop`): uvloop,
+    or asyncio for the standard library's own."""
     orchestrator_app_id: str = "agentstream-orchestrator"
     orchestrator_switch_interval_s: float = Field(default=0.0005, gt=0)
     """How long a thread may hold the GIL while another waits (Python's default: 5 ms).

@@ -1,9 +1,11 @@
-"""The common start of every long-running aiokafka process: logging, settings, /metrics."""
+"""The common start of every long-running aiokafka process: logging, settings, event loop,
+/metrics."""
 
 from __future__ import annotations
 
 import logging
 
+from config import event_loop
 from config.settings import Settings, get_settings
 from monitoring import metrics
 from monitoring.log_limits import limit_client_repeats
@@ -15,11 +17,13 @@ worker's CPU; attempts and failures are counted in the metrics instead."""
 
 
 def boot(metrics_port: int | None) -> Settings:
-    """Configure logging, read the settings and serve /metrics (flag wins over setting)."""
+    """Configure logging, read the settings, pick the event loop (call it before the
+    process's first loop) and serve /metrics (flag wins over setting)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, force=True)
     for name in PER_REQUEST_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     limit_client_repeats()
     settings = get_settings()
+    event_loop.use(settings.event_loop)
     metrics.serve(metrics_port if metrics_port is not None else settings.metrics_port)
     return settings

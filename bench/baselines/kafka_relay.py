@@ -33,6 +33,8 @@ from aiokafka.structs import ConsumerRecord
 
 from agentstream.processes import is_alive, spawn, stop_pid
 from bench.baselines.raw_kafka import READY_KEY, READY_TIMEOUT_S, _at_end, _child_env
+from config import event_loop
+from config.settings import get_settings
 from topics import clients
 from topics.admin import ensure_topics
 from topics.names import CONVERSATION_PARTITIONS, TopicSpec
@@ -263,6 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.role == "relay"
         else (topics["calls"], 0.2, _echo_one)
     )
+    event_loop.use(get_settings().event_loop)  # the platform's loop, as the platform's processes
     asyncio.run(_serve(args.prefix, args.bootstrap, source, commit_s, handle, args.max_lifetime_s))
 
 

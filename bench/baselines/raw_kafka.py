@@ -22,6 +22,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from agentstream.processes import is_alive, spawn, stop_pid
+from config import event_loop
+from config.settings import get_settings
 from topics import clients
 from topics.admin import ensure_topics
 from topics.names import TopicSpec
@@ -168,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--prefix", default="")
     run.add_argument("--max-lifetime-s", type=float, default=ECHO_MAX_LIFETIME_S)
     args = parser.parse_args(argv)
+    event_loop.use(get_settings().event_loop)  # the platform's loop, as the platform's processes
     asyncio.run(echo(args.bootstrap, args.prefix, args.max_lifetime_s))
 
 

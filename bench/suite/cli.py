@@ -22,6 +22,8 @@ from bench.harness import begin_run, utc_stamp
 from bench.suite import fanout, hop, memory, scale_out, throughput
 from bench.suite.platform import RUNNING, Bench
 from bench.suite.report import PhaseResult, as_json, markdown, results_page, write_json
+from config import event_loop
+from config.settings import get_settings
 
 PHASES: dict[str, Callable[[Bench], Awaitable[PhaseResult]]] = {
     "hop": hop.run,
@@ -120,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen phases; exit 1 when a phase failed (a target not met is reported)."""
     stamp = begin_run()
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # The suite's own side of the baselines (the raw caller, the relay's driver, the SDK call
+    # made in-process) runs on the platform's loop, as their other sides do.
+    event_loop.use(get_settings().event_loop)
     log_root = args.log_dir or LOG_ROOT / stamp
     print(f"platform logs: {log_root}", flush=True)
     local = LocalBroker.start()
