@@ -28,6 +28,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from agents.eager_wait import within
 from monitoring import metrics
 from topics import clients
 from topics.codec import encode
@@ -139,8 +140,7 @@ class Sender:
             await self._spawn(self._send_and_wait(topic, key, value, on_failure))
             return
         try:
-            async with asyncio.timeout(self._timeout_s):  # no task per send, unlike wait_for
-                pending = await self._produce(topic, key, value)
+            pending = await within(self._produce(topic, key, value), self._timeout_s)
         except Exception as exc:
             await self._spawn(self._failed(topic, exc, on_failure))
             return
@@ -227,8 +227,7 @@ class Sender:
 
     async def _produce_and_wait(self, topic: str, key: bytes, value: bytes) -> None:
         """Hand over and wait for the broker's acknowledgement, each within the timeout."""
-        async with asyncio.timeout(self._timeout_s):
-            pending = await self._produce(topic, key, value)
+        pending = await within(self._produce(topic, key, value), self._timeout_s)
         await asyncio.wait_for(pending, self._timeout_s)
 
     async def _send_and_wait(
