@@ -112,8 +112,9 @@ class Settings(BaseSettings):
     orchestrator_app_id: str = "agentstream-orchestrator"
     orchestrator_switch_interval_s: float = Field(default=0.0005, gt=0)
     """How long a thread may hold the GIL while another waits (Python's default: 5 ms).
-    faust fetches in its own thread and hands records over to the agent's; with the
-    default, a record could wait up to 5 ms per hand-over behind the busy thread."""
+    faust's consumer runs on the event loop (`agents.faust_fixes.ConsumerThread`); what
+    threads remain (the /metrics server, `asyncio.to_thread` work) hold the loop up for
+    at most this long each time they take the GIL."""
     timer_interval_s: float = 0.1
 
     metrics_port: int | None = None
