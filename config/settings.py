@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     event_loop: EventLoop = "uvloop"
     """The asyncio loop every long-running process runs on (`config.event_loop`): uvloop,
     or asyncio for the standard library's own."""
+    freeze_startup_heap: bool = True
+    """Exempt what a process builds at start from the garbage collector (`config.heap`)."""
     orchestrator_app_id: str = "agentstream-orchestrator"
     orchestrator_switch_interval_s: float = Field(default=0.0005, gt=0)
     """How long a thread may hold the GIL while another waits (Python's default: 5 ms).

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from config import event_loop
+from config import event_loop, heap
 from config.settings import Settings, get_settings
 from monitoring import metrics
 from monitoring.log_limits import limit_client_repeats
@@ -17,7 +17,8 @@ worker's CPU; attempts and failures are counted in the metrics instead."""
 
 
 def boot(metrics_port: int | None) -> Settings:
-    """Configure logging, read the settings, pick the event loop (call it before the
+    """Configure logging, read the settings, pick the event loop and exempt the heap built
+    so far from the garbage collector (call it once the modules are imported, before the
     process's first loop) and serve /metrics (flag wins over setting)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, force=True)
     for name in PER_REQUEST_LOGGERS:
@@ -25,5 +26,7 @@ def boot(metrics_port: int | None) -> Settings:
     limit_client_repeats()
     settings = get_settings()
     event_loop.use(settings.event_loop)
+    if settings.freeze_startup_heap:
+        heap.freeze_startup_objects()
     metrics.serve(metrics_port if metrics_port is not None else settings.metrics_port)
     return settings
