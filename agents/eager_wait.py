@@ -76,9 +76,6 @@ async def within(coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
         pending = coro.send(None)
     except StopIteration as done:
         return done.value
-    except BaseException:
-        coro.close()
-        raise
     async with asyncio.timeout(timeout_s):
         return await _Resumed(coro, pending)
 

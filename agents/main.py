@@ -8,7 +8,7 @@ import sys
 
 from agents.faust_app import build_app
 from agents.orchestrator import Orchestrator
-from config import event_loop, heap
+from config import process
 from config.settings import get_settings
 from monitoring import metrics
 from monitoring.log_limits import limit_client_repeats
@@ -22,9 +22,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     settings = get_settings()
-    event_loop.use(settings.event_loop)  # before the first loop: this one, then faust's
-    if settings.freeze_startup_heap:
-        heap.freeze_startup_objects()
+    process.prepare(settings)  # before the first loop: this one, then faust's
     topics = Topics(settings.topic_prefix)
     asyncio.run(ensure_topics(settings.kafka, topics.core(), **settings.replication))
     metrics.serve(args.metrics_port if args.metrics_port is not None else settings.metrics_port)
