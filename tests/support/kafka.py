@@ -4,17 +4,42 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
+
+from tests.support.waiting import wait_until
+
+SERVED_TIMEOUT_S = 30.0
 
 
 async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    """Create one topic and wait for the broker to acknowledge it."""
+    """Create one topic and wait until every partition's leader answers for it.
+
+    The controller acknowledges a topic a moment before its leader serves it; a client
+    asking in between gets NotLeaderForPartition and waits out its retry back-off (a test
+    that sets a long one, to hold a fetch in back-off, then waited 30 s for a position).
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
     finally:
         await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    tps = [TopicPartition(name, p) for p in range(partitions)]
+
+    async def served() -> bool:
+        try:
+            await consumer.end_offsets(tps)
+        except KafkaError:
+            return False
+        return True
+
+    try:
+        await wait_until(served, SERVED_TIMEOUT_S, f"the partitions of {name} served")
+    finally:
+        await consumer.stop()
 
 
 async def committed_total(bootstrap: str, group: str, topic: str) -> int:
