@@ -31,10 +31,12 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from agents.faust_fixes import FETCH_MAX_WAIT_MS as RELAY_FETCH_MAX_WAIT_MS
 from agentstream.processes import is_alive, spawn, stop_pid
 from bench.baselines.raw_kafka import READY_KEY, READY_TIMEOUT_S, _at_end, _child_env
 from config import event_loop
 from config.settings import get_settings
+from tool_workers.runtime import FETCH_MAX_WAIT_MS as ECHO_FETCH_MAX_WAIT_MS
 from topics import clients
 from topics.admin import ensure_topics
 from topics.names import CONVERSATION_PARTITIONS, TopicSpec
@@ -50,8 +52,6 @@ SIZES = {"request": 120, "result": 430, "call": 580, "event": 235, "state": 850,
 carries the transcript: 1,120 bytes, a tool call 220; calls here are their mean)."""
 COMMIT_INTERVAL_S = 0.5
 """faust's broker_commit_interval in the orchestrator."""
-FETCH_MAX_WAIT_MS = 20
-"""The orchestrator's and the workers' fetch long-poll."""
 WARMUP = 100
 DRAIN_TIMEOUT_S = 120.0
 MAX_LIFETIME_S = 3600.0
@@ -88,7 +88,13 @@ def outputs(topics: dict[str, str], conversation: str, step: int) -> list[tuple[
 
 
 async def _serve(
-    prefix: str, bootstrap: str, source: str, commit_s: float, handle: Handle, max_life_s: float
+    prefix: str,
+    bootstrap: str,
+    source: str,
+    commit_s: float,
+    handle: Handle,
+    max_life_s: float,
+    fetch_max_wait_ms: int,
 ) -> None:
     """Consume `source` in a group until SIGTERM, `handle(producer, record)` for each."""
     stop = asyncio.Event()
@@ -102,7 +108,7 @@ async def _serve(
         source,
         group_id=f"{source}.group",
         auto_offset_reset="latest",
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        fetch_max_wait_ms=fetch_max_wait_ms,
     )
     await producer.start()
     await consumer.start()
@@ -220,7 +226,7 @@ async def relay_cpu(
     )
     log_dir = log_dir or Path(tempfile.gettempdir())
     producer = clients.producer(bootstrap)
-    answers = clients.consumer(bootstrap, group_id=None, fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+    answers = clients.consumer(bootstrap, group_id=None, fetch_max_wait_ms=RELAY_FETCH_MAX_WAIT_MS)
     pids: list[int] = []
     try:
         await producer.start()
@@ -260,13 +266,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-lifetime-s", type=float, default=MAX_LIFETIME_S)
     args = parser.parse_args(argv)
     topics = topic_names(args.prefix)
-    source, commit_s, handle = (
-        (topics["steps"], COMMIT_INTERVAL_S, _relay_one)
+    source, commit_s, handle, wait_ms = (  # each side waits on fetches as its platform role
+        (topics["steps"], COMMIT_INTERVAL_S, _relay_one, RELAY_FETCH_MAX_WAIT_MS)
         if args.role == "relay"
-        else (topics["calls"], 0.2, _echo_one)
+        else (topics["calls"], 0.2, _echo_one, ECHO_FETCH_MAX_WAIT_MS)
     )
     event_loop.use(get_settings().event_loop)  # the platform's loop, as the platform's processes
-    asyncio.run(_serve(args.prefix, args.bootstrap, source, commit_s, handle, args.max_lifetime_s))
+    asyncio.run(
+        _serve(args.prefix, args.bootstrap, source, commit_s, handle, args.max_lifetime_s, wait_ms)
+    )
 
 
 if __name__ == "__main__":
