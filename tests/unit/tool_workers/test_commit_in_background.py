@@ -9,6 +9,8 @@ stop comes after the one in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -111,9 +113,13 @@ async def next_handled(handled: asyncio.Queue[int]) -> int:
     return await asyncio.wait_for(handled.get(), DEADLINE_S)
 
 
-async def test_calls_fetched_during_a_commit_run_before_it_returns(
+@contextlib.asynccontextmanager
+async def second_call_during_a_commit(
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> AsyncIterator[tuple[CallConsumer, SlowCommits]]:
+    """A running worker that handled call 0, started a commit that has not returned, and
+    then handled call 1 (the test fails here if the commit held the poll loop); stopped
+    on the way out, with the commit released."""
     handled: asyncio.Queue[int] = asyncio.Queue()
     runtime, consumer = worker(handled, monkeypatch)
     stop = asyncio.Event()
@@ -124,26 +130,24 @@ async def test_calls_fetched_during_a_commit_run_before_it_returns(
         await asyncio.wait_for(consumer.commit_started.wait(), DEADLINE_S)
         consumer.fetched.put_nowait(record(1))
         assert await next_handled(handled) == 1  # while the commit waits
-        assert consumer.commits == []  # the first commit is still in flight
+        yield runtime, consumer
     finally:
         consumer.release.set()
         stop.set()
         await asyncio.wait_for(loop, DEADLINE_S)
-    assert consumer.commits[-1] == {TP: 2}
     assert not consumer.overlapped
 
 
+async def test_calls_fetched_during_a_commit_run_before_it_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with second_call_during_a_commit(monkeypatch) as (_, consumer):
+        assert consumer.commits == []  # the first commit is still in flight
+    assert consumer.commits[-1] == {TP: 2}
+
+
 async def test_a_commit_now_waits_for_the_one_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
-    handled: asyncio.Queue[int] = asyncio.Queue()
-    runtime, consumer = worker(handled, monkeypatch)
-    stop = asyncio.Event()
-    loop = asyncio.create_task(runtime.run(stop))
-    try:
-        consumer.fetched.put_nowait(record(0))
-        assert await next_handled(handled) == 0
-        await asyncio.wait_for(consumer.commit_started.wait(), DEADLINE_S)
-        consumer.fetched.put_nowait(record(1))
-        assert await next_handled(handled) == 1
+    async with second_call_during_a_commit(monkeypatch) as (runtime, consumer):
         now = asyncio.create_task(runtime.commit(now=True))  # as a rebalance does
         for _ in range(5):  # no I/O in between: a commit that did not wait would be in
             await asyncio.sleep(0)
@@ -152,8 +156,3 @@ async def test_a_commit_now_waits_for_the_one_in_flight(monkeypatch: pytest.Monk
         await asyncio.wait_for(now, DEADLINE_S)
         assert len(consumer.commits) == 2  # the one in flight, then this one
         assert consumer.commits[-1] == {TP: 2}
-    finally:
-        consumer.release.set()
-        stop.set()
-        await asyncio.wait_for(loop, DEADLINE_S)
-    assert not consumer.overlapped
