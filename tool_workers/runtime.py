@@ -131,9 +131,8 @@ class CallConsumer:
         (a commit is a broker round trip; redelivery after a crash is harmless). A commit
         `now` (a rebalance, the stop) first lets a periodic one in flight finish, so
         commits reach the broker in the order their offsets were taken."""
-        running = self._committing
-        if now and running is not None and running is not asyncio.current_task():
-            await asyncio.wait({running})  # bounded: that commit has COMMIT_TIMEOUT_S
+        if now and self._committing is not None:
+            await asyncio.wait({self._committing})  # bounded: it has COMMIT_TIMEOUT_S
         if not now and time.monotonic() < self._commit_at:
             return
         self._commit_at = time.monotonic() + COMMIT_INTERVAL_S

@@ -89,7 +89,9 @@ class Acked:
         return done
 
 
-def worker(handled: list[int], monkeypatch: pytest.MonkeyPatch) -> tuple[CallConsumer, SlowCommits]:
+def worker(
+    handled: asyncio.Queue[int], monkeypatch: pytest.MonkeyPatch
+) -> tuple[CallConsumer, SlowCommits]:
     consumer = SlowCommits()
     monkeypatch.setattr(runtime_module.clients, "consumer", lambda *a, **k: consumer)
     monkeypatch.setattr(runtime_module.clients, "producer", lambda *a, **k: Acked())
