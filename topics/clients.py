@@ -7,8 +7,9 @@ plain string is taken as the bootstrap servers of an unsecured cluster, so tools
 tests can pass one.
 
 Importing this module backs off aiokafka's failed metadata updates in the whole process
-(`topics.metadata_backoff`): every process of the platform builds its clients here, and
-faust's orchestrator imports it through `agents.faust_fixes`.
+(`topics.metadata_backoff`) and lets consumers' replies go out before their next fetch
+request is built (`topics.replies_first`): every process of the platform builds its
+clients here, and faust's orchestrator imports it through `agents.faust_fixes`.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from topics import metadata_backoff
+from topics import metadata_backoff, replies_first
 from topics.connection import Target, connection
 from topics.names import MAX_MESSAGE_BYTES
 from topics.partitioning import partitioner
 
 metadata_backoff.install()
+replies_first.install()
 
 
 def producer(target: Target, **options: Any) -> AIOKafkaProducer:
