@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import faust
+from mode import ServiceT
 
 from agents.faust_fixes import install
 from config.settings import Settings
@@ -36,6 +38,19 @@ class OrchestratorApp(faust.App):
     """faust's App whose stop, however it goes, ends the process within the grace."""
 
     stop_grace_s: float = 15.0
+
+    def on_init_dependencies(self) -> Iterable[ServiceT]:
+        """faust's, without adding its in-memory `Monitor` sensor.
+
+        The Monitor keeps statistics for faust's web views, which are off here (metrics are
+        Prometheus'), yet it ran on every event, message and send: 2.4% of the
+        orchestrator's CPU in a py-spy profile of the throughput phase.
+        """
+        if self.producer_only:
+            return self.boot_strategy.producer_only()
+        if self.client_only:
+            return self.boot_strategy.client_only()
+        return self.boot_strategy.server()
 
     async def on_stop(self) -> None:
         # First thing of the app's stop: what follows (stream drain, commit, producer
