@@ -3,6 +3,8 @@
 `raw_round_trips` measures what any request/reply over the same broker costs at least: a
 produce (acks=all, idempotent, linger 0), the echo's fetch, its produce, and the caller's
 fetch. Clients come from `topics.clients`, so they connect exactly as the platform's do.
+`raw_fanout` is the same for a fan-out turn: the Kafka hops of a conversation whose one
+turn is k parallel sleeps, with nothing else in between.
 
     python -m bench.baselines.raw_kafka echo --bootstrap HOST:PORT --prefix PREFIX
 """
@@ -17,6 +19,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -34,6 +37,8 @@ FETCH_MAX_WAIT_MS = 5
 """Small, so neither side sits in a long poll: the floor should be as low as Kafka allows."""
 PAYLOAD = b"x" * 256
 """About the size of a small tool call; the hop, not the bytes, is what is measured."""
+SLEEP = b"sleep:"
+"""A request whose value is `sleep:<seconds>` is answered after that long (`raw_fanout`)."""
 READY_KEY = b"__ready__"
 """The echo's first reply: it is positioned on the requests topic and will answer."""
 READY_TIMEOUT_S = 60.0
@@ -107,10 +112,12 @@ async def _await_ready(consumer: AIOKafkaConsumer, pid: int, log_path: Path) -> 
     raise TimeoutError(f"raw Kafka echo not ready after {READY_TIMEOUT_S:g}s; see {log_path}")
 
 
-async def raw_round_trips(
-    bootstrap: str, n: int, prefix: str, *, log_dir: Path | None = None
-) -> list[float]:
-    """`n` sequential request/reply round trips through an echo process, seconds each."""
+@contextlib.asynccontextmanager
+async def _echo_session(
+    bootstrap: str, prefix: str, log_dir: Path | None
+) -> AsyncIterator[tuple[AIOKafkaProducer, AIOKafkaConsumer, str]]:
+    """A running echo process, and the caller's producer and consumer positioned on its
+    replies: (producer, consumer, requests topic). The echo is stopped by PID on exit."""
     requests, replies = topic_names(prefix)
     await ensure_topics(bootstrap, [TopicSpec(requests, 1), TopicSpec(replies, 1)])
     log_path = (log_dir or Path(tempfile.gettempdir())) / f"{prefix}raw-echo.log"
@@ -125,7 +132,7 @@ async def raw_round_trips(
         await _await_ready(consumer, echo.pid, log_path)
         for i in range(WARMUP):
             await _round_trip(producer, consumer, requests, b"warm-%d" % i)
-        return [await _round_trip(producer, consumer, requests, b"%d" % i) for i in range(n)]
+        yield producer, consumer, requests
     finally:
         if echo is not None:
             stop_pid(echo.pid, "bench.baselines.raw_kafka", grace_s=10.0)
@@ -133,8 +140,47 @@ async def raw_round_trips(
         await producer.stop()
 
 
+async def raw_round_trips(
+    bootstrap: str, n: int, prefix: str, *, log_dir: Path | None = None
+) -> list[float]:
+    """`n` sequential request/reply round trips through an echo process, seconds each."""
+    async with _echo_session(bootstrap, prefix, log_dir) as (producer, consumer, requests):
+        return [await _round_trip(producer, consumer, requests, b"%d" % i) for i in range(n)]
+
+
+async def _all_keys(consumer: AIOKafkaConsumer, keys: set[bytes]) -> None:
+    """Read until a record with each of `keys` has arrived."""
+    while keys:
+        batch = await consumer.getmany(timeout_ms=1000)
+        for records in batch.values():
+            keys.difference_update(r.key for r in records)
+
+
+async def raw_fanout(
+    bootstrap: str, k: int, sleep_s: float, reps: int, prefix: str, *, log_dir: Path | None = None
+) -> list[float]:
+    """The Kafka hops of one fan-out turn, nothing else, `reps` times one after another:
+    a round trip through the echo (the request in, the answer out), then `k` requests it
+    answers each after sleeping `sleep_s` (the calls out, the results back, one at a time
+    idle for `sleep_s` as the platform's orchestrator is). Seconds of wall per turn."""
+    walls = []
+    async with _echo_session(bootstrap, prefix, log_dir) as (producer, consumer, requests):
+        for rep in range(reps):
+            began = time.perf_counter()
+            await _round_trip(producer, consumer, requests, b"turn-%d" % rep)
+            keys = {b"turn-%d-%d" % (rep, i) for i in range(k)}
+            acks = [
+                await producer.send(requests, b"%s%g" % (SLEEP, sleep_s), key=key) for key in keys
+            ]
+            await asyncio.wait_for(_all_keys(consumer, set(keys)), sleep_s + ROUND_TRIP_TIMEOUT_S)
+            await asyncio.gather(*acks)
+            walls.append(time.perf_counter() - began)
+    return walls
+
+
 async def echo(bootstrap: str, prefix: str, max_lifetime_s: float = ECHO_MAX_LIFETIME_S) -> None:
-    """Answer each request with a reply of the same key and value until SIGTERM."""
+    """Answer each request with a reply of the same key and value until SIGTERM; a
+    `sleep:<seconds>` request is answered (with an empty value) after that long."""
     requests, replies = topic_names(prefix)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -148,12 +194,24 @@ async def echo(bootstrap: str, prefix: str, max_lifetime_s: float = ECHO_MAX_LIF
         await _at_end(consumer, TopicPartition(requests, 0))
         await producer.send_and_wait(replies, b"", key=READY_KEY)
         deadline = time.monotonic() + max_lifetime_s
+        sleepers: set[asyncio.Task[None]] = set()
+
+        async def reply_later(seconds: float, key: bytes | None) -> None:
+            await asyncio.sleep(seconds)
+            await producer.send(replies, b"", key=key)
+
         while not stop.is_set() and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
+            records = [r for part in batch.values() for r in part]
+            for r in records:
+                if r.value is not None and r.value.startswith(SLEEP):
+                    task = asyncio.create_task(reply_later(float(r.value[len(SLEEP) :]), r.key))
+                    sleepers.add(task)
+                    task.add_done_callback(sleepers.discard)
             acks = [
                 await producer.send(replies, r.value, key=r.key)
-                for records in batch.values()
                 for r in records
+                if r.value is None or not r.value.startswith(SLEEP)
             ]
             await asyncio.gather(*acks)
     finally:

@@ -47,6 +47,14 @@ async def raw_round_trips(bootstrap: str, n: int, prefix: str, log_dir: Path) ->
     return list(await _call(fn, bootstrap, n, prefix))
 
 
+async def raw_fanout(
+    bootstrap: str, k: int, sleep_s: float, reps: int, prefix: str, log_dir: Path
+) -> list[float]:
+    """Seconds per fan-out turn of plain aiokafka hops through an echo that sleeps."""
+    fn = _module("raw_kafka").raw_fanout
+    return list(await _call(fn, bootstrap, k, sleep_s, reps, prefix, log_dir=log_dir))
+
+
 async def relay_cpu(
     bootstrap: str, n: int, rate: float, in_flight: int, prefix: str, log_dir: Path
 ) -> dict[str, float]:

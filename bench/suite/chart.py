@@ -56,9 +56,16 @@ def hop(ax: Any, phase: dict[str, Any]) -> None:
 
 def fanout(ax: Any, phase: dict[str, Any]) -> None:
     base = phase["baselines"]
-    labels = ["agentstream\n(wall - model)", "asyncio.gather", "Celery group", "sequential"]
+    labels = [
+        "agentstream\n(wall - model)",
+        "Kafka hops\nalone",
+        "asyncio.gather",
+        "Celery group",
+        "sequential",
+    ]
     values = [phase["figures"]["wall_minus_model"].get("p50_ms")]
-    values += [base.get(key, {}).get("p50_ms") for key in ("gather", "celery", "sequential")]
+    keys = ("raw_kafka", "gather", "celery", "sequential")
+    values += [base.get(key, {}).get("p50_ms") for key in keys]
     _bars(ax, labels, values)
     ax.axhline(808, color="green", ls=":", lw=1)
     ax.set_ylabel("ms, p50")

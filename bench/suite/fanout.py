@@ -14,10 +14,16 @@ concurrency 8. Conversations run one after another, `reps` of them. Per conversa
   the turn (request intake, dispatch of 5 calls, gathering 5 results, the answer).
 
 Side by side, k=5 sleeps of 0.8 s for the same reps: one after another in one process,
-`asyncio.gather` in one process, and a Celery group (one task per sleep).
+`asyncio.gather` in one process, a Celery group (one task per sleep), and the turn's Kafka
+hops alone (`bench.baselines.raw_kafka.raw_fanout`: plain aiokafka through an echo process,
+a round trip for the request and its answer, then 5 requests the echo answers after
+sleeping 0.8 s): what the 4 one-way hops of the turn cost on this broker and machine, with
+the caller idle through the sleep as the orchestrator is.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from bench.suite import baselines
 from bench.suite.hop import model_hops
@@ -65,6 +71,16 @@ async def run(bench: Bench) -> PhaseResult:
         result.figures = await measure(t, reps)
     result.logs = log_findings(bench.log_root / "fanout")
     outcomes = baselines.Outcomes("fanout")
+    async with outcomes.attempt("raw_kafka"):
+        walls = await baselines.raw_fanout(
+            bench.bootstrap,
+            K,
+            SLEEP_S,
+            reps,
+            f"benchfan{uuid.uuid4().hex[:6]}.",
+            bench.log_root / "raw-kafka-fanout",
+        )
+        outcomes.figures["raw_kafka"] = summary_ms(walls)
     for kind in ("sequential", "gather"):
         async with outcomes.attempt(kind):
             walls = await baselines.in_process_fanout(kind, K, SLEEP_S, reps)
@@ -82,7 +98,12 @@ async def run(bench: Bench) -> PhaseResult:
 def rows(result: PhaseResult) -> None:
     figures, base = result.figures, result.baselines
     mine = figures["wall_minus_model"].get("p50_ms")
-    labels = {"gather": "asyncio.gather", "celery": "Celery group", "sequential": "sequential"}
+    labels = {
+        "gather": "asyncio.gather",
+        "celery": "Celery group",
+        "raw_kafka": "its Kafka hops alone",
+        "sequential": "sequential",
+    }
     pairs = [(label, ratio(mine, base.get(k, {}).get("p50_ms"))) for k, label in labels.items()]
     for (_label, value), key in zip(pairs, labels, strict=True):
         result.ratios[f"wall_minus_model_p50_vs_{key}"] = value
