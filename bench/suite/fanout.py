@@ -13,6 +13,8 @@ concurrency 8. Conversations run one after another, `reps` of them. Per conversa
 - wall minus model time: the 0.8 s of sleeping plus everything the platform adds around
   the turn (request intake, dispatch of 5 calls, gathering 5 results, the answer).
 
+Events are read once the conversations are over, as in the hop phase.
+
 Side by side, k=5 sleeps of 0.8 s for the same reps: one after another in one process,
 `asyncio.gather` in one process, a Celery group (one task per sleep), and the turn's Kafka
 hops alone (`bench.baselines.raw_kafka.raw_fanout`: plain aiokafka through an echo process,
@@ -28,6 +30,7 @@ import uuid
 from bench.suite import baselines
 from bench.suite.hop import model_hops
 from bench.suite.names import NAP
+from bench.suite.observe import read_progress
 from bench.suite.platform import Bench, Probe, Target, ids, log_findings, platform
 from bench.suite.report import PhaseResult, Row, ms, ratio, ratio_text
 from bench.suite.stats import percentile, summary_ms
@@ -40,7 +43,7 @@ def prompt(k: int = K, seconds: float = SLEEP_S) -> str:
     return " and ".join([f"nap for {seconds:g} seconds"] * k)
 
 
-async def measure(target: Target, reps: int) -> dict:
+async def measure(target: Target, reps: int, bootstrap: str) -> dict:
     walls, models, rest = [], [], []
     runs = []
     for cid in ids("fanout", reps):
@@ -48,9 +51,9 @@ async def measure(target: Target, reps: int) -> dict:
         if reply.body.get("tool_calls") != K:
             raise RuntimeError(f"{cid}: want {K} nap calls, got {reply.body.get('tool_calls')}")
         runs.append((cid, reply.received - sent))
-    await target.settled([cid for cid, _ in runs])
+    progress = await read_progress(bootstrap, target.topics, [cid for cid, _ in runs])
     for cid, wall in runs:
-        model = sum(model_hops(target.observer.events[cid]))
+        model = sum(model_hops(progress.events[cid]))
         walls.append(wall)
         models.append(model)
         rest.append(wall - model)
@@ -67,8 +70,8 @@ async def run(bench: Bench) -> PhaseResult:
     config = {"k": K, "sleep_s": SLEEP_S, "reps": reps, "worker_concurrency": 8}
     result = PhaseResult("fanout", config=config)
     probe = Probe(prompt(K, 0.01), NAP, K)
-    async with platform(bench, "fanout", {NAP: 1}, [probe], events=True, worker_concurrency=8) as t:
-        result.figures = await measure(t, reps)
+    async with platform(bench, "fanout", {NAP: 1}, [probe], worker_concurrency=8) as t:
+        result.figures = await measure(t, reps, bench.bootstrap)
     result.logs = log_findings(bench.log_root / "fanout")
     outcomes = baselines.Outcomes("fanout")
     async with outcomes.attempt("raw_kafka"):

@@ -185,17 +185,45 @@ async def each_had(
 
 
 async def read_progress(
-    bootstrap: str, topics: Topics, cids: list[str], timeout_s: float = 120.0
-) -> dict[str, list[Event]]:
-    """Each conversation's events, read from the beginning once it is over.
+    bootstrap: str,
+    topics: Topics,
+    cids: list[str],
+    tool_calls: tuple[str, ...] = (),
+    timeout_s: float = 120.0,
+) -> Progress:
+    """Each conversation's events (and the ToolCalls of `tool_calls`), read from the
+    beginning once it is over.
 
-    For a measurement that a reader would disturb: reading the progress stream live (7
+    For a measurement that a reader would disturb: reading the progress stream live (5-7
     events per conversation) takes the suite's process and the broker CPU that the 2
-    cores otherwise give the platform."""
-    observer = Observer(bootstrap, topics, events=True)
+    cores otherwise give the platform, at the very moments a hop is being timed."""
+    observer = Observer(bootstrap, topics, events=True, tool_calls=tool_calls)
     await observer.start()
     try:
         await each_had(observer, cids, "conversation_finished", timeout_s, observer.check, 0.1)
+        if tool_calls:  # the calls topics are read by the same consumer: drain them too
+            await _caught_up(observer, timeout_s)
     finally:
         await observer.stop()
-    return {cid: observer.events[cid] for cid in cids}
+    return Progress({cid: observer.events[cid] for cid in cids}, dict(observer.dispatched))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What `read_progress` found: events by conversation, ToolCall `dispatched_at` by
+    `tool_use_id`."""
+
+    events: dict[str, list[Event]]
+    dispatched: dict[str, float]
+
+
+async def _caught_up(observer: Observer, timeout_s: float) -> None:
+    """Wait until the observer's consumer has read every partition to its end."""
+    consumer = observer.consumer
+    ends = await consumer.end_offsets(list(consumer.assignment()))
+    deadline = time.monotonic() + timeout_s
+    while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+        observer.check()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the observer did not catch up within {timeout_s:g}s")
+        await asyncio.sleep(0.05)

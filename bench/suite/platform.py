@@ -89,11 +89,6 @@ class Target:
             await asyncio.wait([waiting], timeout=1.0)
         return sent, waiting.result()
 
-    async def settled(self, cids: list[str], timeout_s: float = 30.0) -> None:
-        """Wait until each conversation's `conversation_finished` event has been read (it is
-        published after the answer, so it may arrive a moment after it)."""
-        await self.each_had(cids, "conversation_finished", timeout_s)
-
     async def each_had(
         self, cids: list[str], event: str, timeout_s: float, poll_s: float = 0.05
     ) -> None:

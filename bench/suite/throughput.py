@@ -82,7 +82,7 @@ async def measure(target: Target, bench: Bench, n: int, in_flight: int) -> dict:
     for r in replies:
         statuses[r.body["status"]] = statuses.get(r.body["status"], 0) + 1
     cpu = cpu_by_role(before, after)
-    progress = await read_progress(bench.bootstrap, target.topics, [cid for cid, _ in jobs])
+    progress = (await read_progress(bench.bootstrap, target.topics, [c for c, _ in jobs])).events
     events = [e for cid, _ in jobs for e in progress[cid]]
     hops = [h for cid, _ in jobs for h in model_hops(progress[cid])]
     per = {
