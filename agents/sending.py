@@ -223,7 +223,11 @@ class Sender:
             return False
 
     async def _produce(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
-        return await self._producer.send(topic, key, value, None, None, None)
+        """Straight to faust's aiokafka producer: faust's `send` around it only fans the
+        record out to sensors (none here) and reshapes arguments, 2.2% of the
+        orchestrator's CPU under load. faust's flush before a commit flushes this producer
+        all the same."""
+        return await self._producer._ensure_producer().send(topic, value, key=key)
 
     async def _produce_and_wait(self, topic: str, key: bytes, value: bytes) -> None:
         """Hand over and wait for the broker's acknowledgement, each within the timeout."""
