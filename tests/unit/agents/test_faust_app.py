@@ -1,23 +1,38 @@
-"""The orchestrator's faust app starts the services faust's own would, minus its Monitor."""
+"""The orchestrator's faust app starts the services faust's own would, with a sensor that
+does nothing in place of its Monitor."""
 
 from __future__ import annotations
 
+import logging
+
 import faust
-from faust.sensors import Monitor
+import pytest
+from faust.sensors import Monitor, Sensor
 
 from agents.faust_app import build_app
 from config.settings import Settings
 
 
-async def test_the_app_depends_on_what_faust_boots_but_adds_no_monitor_sensor() -> None:
+async def test_the_app_depends_on_what_faust_boots_with_a_no_op_sensor_for_its_monitor() -> None:
     app = build_app(Settings(topic_prefix="unit."))
     ours = list(app.on_init_dependencies())
-    assert not any(isinstance(sensor, Monitor) for sensor in app.sensors)
+    assert [type(sensor) for sensor in app.sensors] == [Sensor]  # faust's base: does nothing
 
     plain = faust.App("unit-plain", broker="kafka://127.0.0.1:9", web_enabled=False)
     theirs = list(plain.on_init_dependencies())
     assert any(isinstance(sensor, Monitor) for sensor in plain.sensors)
     # The same services in the same order (the consumer is faust's, subclassed).
-    assert [type(s).__name__ for s in ours] == [
+    assert [type(s).__name__ for s in ours if type(s) is not Sensor] == [
         type(s).__name__ for s in theirs if not isinstance(s, Monitor)
     ]
+
+
+def test_a_rebalance_finds_its_sensor_state(caplog: pytest.LogCaptureFixture) -> None:
+    """faust warns "Missing sensor state" at every rebalance of an app with no sensor."""
+    app = build_app(Settings(topic_prefix="unit."))
+    list(app.on_init_dependencies())
+    with caplog.at_level(logging.WARNING):
+        app.on_rebalance_start()
+        app.on_rebalance_return()
+        app.on_rebalance_end()
+    assert not [r for r in caplog.records if "sensor state" in r.getMessage()]
