@@ -202,17 +202,14 @@ async def echo(bootstrap: str, prefix: str, max_lifetime_s: float = ECHO_MAX_LIF
 
         while not stop.is_set() and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
-            records = [r for part in batch.values() for r in part]
-            for r in records:
+            acks = []
+            for r in (r for part in batch.values() for r in part):
                 if r.value is not None and r.value.startswith(SLEEP):
                     task = asyncio.create_task(reply_later(float(r.value[len(SLEEP) :]), r.key))
                     sleepers.add(task)
                     task.add_done_callback(sleepers.discard)
-            acks = [
-                await producer.send(replies, r.value, key=r.key)
-                for r in records
-                if r.value is None or not r.value.startswith(SLEEP)
-            ]
+                else:
+                    acks.append(await producer.send(replies, r.value, key=r.key))
             await asyncio.gather(*acks)
     finally:
         await consumer.stop()
