@@ -75,6 +75,23 @@ faust already has on every rebalance. (A delivery that is blocked inside the con
 at the moment of a clear can likewise be processed twice, never lost.) Steady-state
 consumption is unchanged: these paths only run during rebalances and recovery.
 
+Changelog records
+-----------------
+The same drops hit the table's changelog partitions, and there a lost record can stall
+table recovery for good. Recovery seeks each changelog partition once, at its start
+(recovery.py:433-439), then resumes the flow and waits to have read up to the high-water
+marks it noted. A fetch that was already waiting when the rebalance began (its active set
+emptied at the revoke, so "all partitions" to aiokafka) can wake with the records read
+from that fresh position while the flow is still stopped; faust drops them in case 2a,
+and aiokafka's position is past them. No later record comes (nobody writes a partition
+while it recovers), so the recovery waits for ever, logging "No event received for active
+tp ... since recovery start" ("orchestrator-kill-one-of-two" in `bench/chaos` caught it).
+So `getmany` also notes every changelog record that aiokafka handed out and faust did not
+pass on, and at the end of the batch seeks its partition back to the first of them,
+unless the partition was sought (by the recovery) or reassigned since the records were
+handed out: then the new position is the one wanted. Read twice, a changelog record is
+harmless: recovery skips offsets it has already applied (recovery.py:874).
+
 Also here, for speed: `before_commit(app, hook)` runs `hook` just before faust commits
 input offsets (and before it flushes its producer for that commit), which lets the
 orchestrator hold state writes until then (`agents.state_writes`). And `ConsumerThread`
@@ -244,6 +261,7 @@ class Consumer(EagerWaitFirst, faust_aiokafka.Consumer):
 
     _reseek_due: bool = False
     _last_batch: Mapping[TP, list[Any]] | None = None
+    _drained: Mapping[TP, tuple[Any, int]] | None = None
 
     @cached_property
     def _log_starts(self) -> dict[TP, int]:
@@ -259,42 +277,79 @@ class Consumer(EagerWaitFirst, faust_aiokafka.Consumer):
         if self._reseek_due and self.flow_active and not await self._reseek():
             await asyncio.sleep(RESEEK_RETRY_S)
             return
-        self._last_batch = None
+        self._last_batch = self._drained = None
+        changelogs = self.app.tables.changelog_topics
         batch = super().getmany(timeout)
-        unseen: dict[TP, deque[int]] | None = None  # input offsets of the batch not yet seen
+        unseen: dict[TP, deque[int]] | None = None  # offsets of the batch not yet seen
+        dropped: dict[TP, int] = {}  # changelog partition -> first offset faust dropped
         try:
             async for tp, message in batch:
-                if self._is_changelog_tp(tp):
-                    yield tp, message
-                    continue
                 if unseen is None:
-                    unseen = self._input_offsets(self._last_batch)
+                    unseen = self._offsets(self._last_batch)
                 offsets = unseen.get(tp)
                 while offsets and offsets[0] != message.offset:
-                    offsets.popleft()  # faust skipped it (partition paused, flow stopped...)
-                    self._reseek_due = True
+                    # faust skipped it (partition paused, flow stopped...)
+                    self._skipped(tp, offsets.popleft(), changelogs, dropped)
                 if offsets:
                     offsets.popleft()
-                if not self._reseek_due:  # else: the due re-seek will fetch it again
-                    yield tp, message
+                if tp.topic in changelogs or not self._reseek_due:
+                    yield tp, message  # else: the due re-seek will fetch it again
         finally:
             await batch.aclose()
-        if unseen is None:
-            unseen = self._input_offsets(self._last_batch)
-        if any(unseen.values()):
-            self._reseek_due = True  # faust skipped the rest of the batch
+            # faust skipped the rest of the batch (flow stopped, generation changed...)
+            for tp, offsets in (unseen or self._offsets(self._last_batch)).items():
+                if offsets:
+                    self._skipped(tp, offsets[0], changelogs, dropped)
+            if dropped:
+                self._seek_back(dropped)
 
-    def _input_offsets(self, records: Mapping[TP, list[Any]] | None) -> dict[TP, deque[int]]:
-        return {
-            tp: deque(r.offset for r in recs)
-            for tp, recs in (records or {}).items()
-            if not self._is_changelog_tp(tp)
-        }
+    def _skipped(self, tp: TP, offset: int, changelogs: set[str], dropped: dict[TP, int]) -> None:
+        if tp.topic in changelogs:
+            dropped.setdefault(tp, offset)
+        else:
+            self._reseek_due = True
+
+    @staticmethod
+    def _offsets(records: Mapping[TP, list[Any]] | None) -> dict[TP, deque[int]]:
+        return {tp: deque(r.offset for r in recs) for tp, recs in (records or {}).items()}
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:  # noqa: ASYNC109
         records, active_partitions = await super()._wait_next_records(timeout)
+        # No await since aiokafka handed these out: the positions are the ones it left.
         self._last_batch = records
+        changelogs = self.app.tables.changelog_topics
+        kafka = self._thread._consumer
+        self._drained = {
+            tp: (state, state.position)
+            for tp in records or ()
+            if tp.topic in changelogs and (state := _partition_state(kafka, tp)) is not None
+        }
         return records, active_partitions
+
+    def _seek_back(self, dropped: Mapping[TP, int]) -> None:
+        """Seek changelog partitions back to the first record faust dropped of them.
+
+        Table recovery seeks its changelog partitions once, at its start, and then waits to
+        read up to their high-water marks. A fetch that was waiting across a rebalance can
+        hand out the records read from that fresh position while faust's flow is still
+        stopped, and faust drops them: nothing would read them again, and the recovery
+        would wait for them for ever. A partition sought by someone else (the recovery)
+        since its records were handed out keeps that position.
+        """
+        kafka = self._thread._consumer
+        for tp, offset in dropped.items():
+            state = _partition_state(kafka, tp)
+            drained = (self._drained or {}).get(tp)
+            if state is None or drained is None or drained != (state, state.position):
+                continue
+            kafka.seek(tp, offset)
+            log.info(
+                "Re-sought changelog partition %s[%d] to offset %d, its first record that "
+                "was fetched but not processed",
+                tp.topic,
+                tp.partition,
+                offset,
+            )
 
     async def _reseek(self) -> bool:
         """Seek every assigned input partition to its committed offset (fetcher task)."""
@@ -352,6 +407,17 @@ class Consumer(EagerWaitFirst, faust_aiokafka.Consumer):
                 {TP(tp.topic, tp.partition): o for tp, o in (await lookup(missing)).items()}
             )
         return {tp: cache[tp] for tp in tps}
+
+
+def _partition_state(kafka: aiokafka.AIOKafkaConsumer | None, tp: TP) -> Any | None:
+    """aiokafka's state of `tp` (its fetch position) while assigned, else None.
+
+    The state object is new with every assignment, so the same object with the same
+    position means the partition was neither reassigned nor sought meanwhile.
+    """
+    subscription = kafka._subscription.subscription if kafka is not None else None
+    assignment = subscription.assignment if subscription is not None else None
+    return assignment.state_value(tp) if assignment is not None else None
 
 
 def install(app: faust.App) -> None:

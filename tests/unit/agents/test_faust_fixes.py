@@ -45,6 +45,7 @@ def consumer() -> Consumer:
         conf=SimpleNamespace(consumer_auto_offset_reset="earliest"),
         client_only=False,
     )
+    c._thread = SimpleNamespace(_consumer=None)  # no aiokafka consumer: nothing assigned
     return c
 
 
@@ -106,6 +107,48 @@ async def test_while_a_reseek_is_due_only_changelog_records_are_delivered(
     got = [(tp, m.offset) async for tp, m in c.getmany(1.0)]
     assert got == [(RESTORED, 9)]
     assert c._reseek_due
+
+
+class Assigned:
+    """aiokafka's assignment as `_partition_state` reads it, with seeks recorded."""
+
+    def __init__(self, positions: dict[TP, int]) -> None:
+        self.states = {tp: SimpleNamespace(position=p) for tp, p in positions.items()}
+        assignment = SimpleNamespace(state_value=self.states.get)
+        self._subscription = SimpleNamespace(subscription=SimpleNamespace(assignment=assignment))
+        self.sought: dict[TP, int] = {}
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.sought[tp] = self.states[tp].position = offset
+
+
+async def test_changelog_records_faust_drops_are_read_again(fetched: dict[str, Any]) -> None:
+    c = consumer()
+    kafka = Assigned({RESTORED: 13})  # aiokafka's position once offsets 9-12 are handed out
+    c._thread = SimpleNamespace(_consumer=kafka)
+    c.flow_active = True
+    fetched["batch"] = {RESTORED: [record(RESTORED, n) for n in range(9, 13)]}
+    fetched["passes"] = {(RESTORED, 9), (RESTORED, 10)}  # the flow stopped after offset 10
+    got = [(tp, m.offset) async for tp, m in c.getmany(1.0)]
+    assert got == [(RESTORED, 9), (RESTORED, 10)]
+    assert kafka.sought == {RESTORED: 11}
+    assert not c._reseek_due  # input partitions are not affected
+
+
+async def test_a_changelog_partition_sought_meanwhile_keeps_its_position(
+    fetched: dict[str, Any],
+) -> None:
+    c = consumer()
+    kafka = Assigned({RESTORED: 13})
+    c._thread = SimpleNamespace(_consumer=kafka)
+    c.flow_active = True
+    fetched["batch"] = {RESTORED: [record(RESTORED, n) for n in range(9, 13)]}
+    fetched["passes"] = {(RESTORED, 9)}
+    batch = c.getmany(1.0)
+    assert (await anext(batch))[1].offset == 9
+    kafka.states[RESTORED].position = 4  # table recovery seeks it while the batch is read
+    assert [m async for m in batch] == []  # faust drops 10-12
+    assert kafka.sought == {}  # 10 would skip what the recovery reads from 4
 
 
 async def test_the_orchestrator_consumer_long_polls_briefly() -> None:
