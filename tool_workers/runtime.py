@@ -41,7 +41,10 @@ FULL_POOL_WAIT_S = 1.0
 COMMIT_INTERVAL_S = 0.2
 """How often finished calls' offsets are committed, in the background: a commit is a
 broker round trip (8-17 ms, up to 68 ms, on a loaded 2-core machine) and polling goes on
-meanwhile."""
+meanwhile. A due commit waits for a moment with no call in flight, up to one interval
+more: started as a call was fetched, it went out between the handler and its reply. Left
+out of that window, the reply's way from the handler to the socket went from 0.76-0.88 to
+0.41-0.42 ms at p90, 1.5-1.9 to 1.0-1.05 ms at p99 (sequential no-op calls, 2 cores)."""
 COMMIT_TIMEOUT_S = 10.0
 """Bound on one commit: aiokafka waits for a group coordinator for as long as the broker
 is gone, and a stop or a rebalance waits for the commit in flight."""
@@ -159,7 +162,7 @@ class CallConsumer:
         try:
             while not stop.is_set():
                 await self._poll_once(stop)
-                self._commit_in_background()
+                self._commit_in_background(idle=not self._tasks)
             self._backlog.clear()
             if self._tasks:
                 await asyncio.wait(self._tasks)
@@ -170,14 +173,24 @@ class CallConsumer:
             await clients.stop_consumer(self.consumer)
             await self.producer.stop()
 
-    def _commit_in_background(self) -> None:
+    def _commit_in_background(self, idle: bool) -> None:
         """Start a periodic commit when one is due and none is in flight. Awaited in the
-        poll loop, each commit held back every call fetched meanwhile for its round trip."""
+        poll loop, each commit held back every call fetched meanwhile for its round trip.
+
+        While calls are in flight (`idle` false) a due commit waits, up to one interval
+        more, for the last of them to finish (`_call_done`): it then goes out while the
+        worker has nothing else to send, instead of between a handler and its reply."""
         if self._committing is not None and not self._committing.done():
             return
-        if time.monotonic() < self._commit_at:
+        now = time.monotonic()
+        if now < self._commit_at or (not idle and now < self._commit_at + COMMIT_INTERVAL_S):
             return
         self._committing = asyncio.create_task(self.commit())
+
+    def _call_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks:
+            self._commit_in_background(idle=True)
 
     def _room(self) -> int:
         return self._concurrency - len(self._tasks) - self._busy()
@@ -217,7 +230,7 @@ class CallConsumer:
             tp, record = self._backlog.popleft()
             task = asyncio.create_task(self._process(tp, record))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._call_done)
 
     def drop_backlog(self, tps: set[TopicPartition]) -> None:
         """Forget unstarted records of partitions this member no longer owns."""

@@ -2,8 +2,9 @@
 
 The consumer and producer are stand-ins with the aiokafka methods the loop calls; what is
 tested is the loop's scheduling: a commit that takes its time (a broker round trip, longer
-on a loaded machine) does not hold back the calls fetched meanwhile, and the commit at the
-stop comes after the one in flight.
+on a loaded machine) does not hold back the calls fetched meanwhile, the commit at the
+stop comes after the one in flight, and a due commit waits for the calls in flight to
+finish (so it is not sent between a handler and its reply), but not past one interval.
 """
 
 from __future__ import annotations
@@ -158,3 +159,103 @@ async def test_a_commit_now_waits_for_the_one_in_flight(monkeypatch: pytest.Monk
         await asyncio.wait_for(now, DEADLINE_S)
         assert len(consumer.commits) == 2  # the one in flight, then this one
         assert consumer.commits[-1] == {TP: 2}
+
+
+class Gated(SlowCommits):
+    """Commits return at once; polls with nothing fetched are counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release.set()
+        self.idle_polls = 0
+        self.wanted_polls = 0
+        self.polled = asyncio.Event()
+
+    async def getmany(self, timeout_ms: int = 0) -> dict[TopicPartition, list[ConsumerRecord]]:
+        if self.fetched.empty():
+            self.idle_polls += 1
+            if self.idle_polls >= self.wanted_polls:
+                self.polled.set()
+            await asyncio.sleep(0)
+            return {}
+        return {TP: [self.fetched.get_nowait()]}
+
+
+async def test_a_due_commit_waits_for_the_calls_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = Gated()
+    monkeypatch.setattr(runtime_module.clients, "consumer", lambda *a, **k: consumer)
+    monkeypatch.setattr(runtime_module.clients, "producer", lambda *a, **k: Acked())
+    monkeypatch.setattr(runtime_module, "COMMIT_INTERVAL_S", 3600.0)  # never overdue here
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    async def handle(rec: ConsumerRecord) -> list[Outgoing]:
+        started.set()
+        await finish.wait()
+        return [Outgoing("t.results", "k", rec.value)]
+
+    runtime = CallConsumer(
+        bootstrap="127.0.0.1:9",
+        topic=TP.topic,
+        group="g",
+        handler=handle,
+        concurrency=4,
+        dead_letter_topic="t.dead",
+    )
+    stop = asyncio.Event()
+    loop = asyncio.create_task(runtime.run(stop))
+    try:
+        consumer.fetched.put_nowait(record(0))
+        await asyncio.wait_for(started.wait(), DEADLINE_S)
+        consumer.wanted_polls = consumer.idle_polls + 20  # the loop polls on meanwhile
+        consumer.polled.clear()
+        await asyncio.wait_for(consumer.polled.wait(), DEADLINE_S)
+        assert not consumer.commit_started.is_set()  # due (the first one) but a call runs
+        finish.set()
+        await asyncio.wait_for(consumer.commit_started.wait(), DEADLINE_S)
+        assert consumer.commits[0] == {TP: 1}  # the call's offset, committed once it is done
+    finally:
+        finish.set()
+        stop.set()
+        await asyncio.wait_for(loop, DEADLINE_S)
+
+
+async def test_a_commit_overdue_by_an_interval_goes_out_while_calls_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = Gated()
+    monkeypatch.setattr(runtime_module.clients, "consumer", lambda *a, **k: consumer)
+    monkeypatch.setattr(runtime_module.clients, "producer", lambda *a, **k: Acked())
+    monkeypatch.setattr(runtime_module, "COMMIT_INTERVAL_S", 0.01)
+    done_once, finish = asyncio.Event(), asyncio.Event()
+
+    async def handle(rec: ConsumerRecord) -> list[Outgoing]:
+        if rec.offset == 0:
+            return [Outgoing("t.results", "k", rec.value)]
+        done_once.set()
+        await finish.wait()  # offset 1 stays in flight
+        return []
+
+    runtime = CallConsumer(
+        bootstrap="127.0.0.1:9",
+        topic=TP.topic,
+        group="g",
+        handler=handle,
+        concurrency=4,
+        dead_letter_topic="t.dead",
+    )
+    stop = asyncio.Event()
+    loop = asyncio.create_task(runtime.run(stop))
+    try:
+        consumer.fetched.put_nowait(record(0))
+        await asyncio.wait_for(consumer.commit_started.wait(), DEADLINE_S)  # idle: at once
+        consumer.commit_started.clear()
+        consumer.fetched.put_nowait(record(1))
+        await asyncio.wait_for(done_once.wait(), DEADLINE_S)
+        # Calls never stop running here: the next commit still goes out.
+        await asyncio.wait_for(consumer.commit_started.wait(), DEADLINE_S)
+    finally:
+        finish.set()
+        stop.set()
+        await asyncio.wait_for(loop, DEADLINE_S)
