@@ -115,7 +115,7 @@ class CallConsumer:
             collections.deque()
         )
         """Records taken from the consumer but not started yet (the pool was full)."""
-        self._commit_at = 0.0
+        self._commit_at = time.monotonic()  # due from the start, overdue an interval later
         self._committing: asyncio.Task[None] | None = None
         """The periodic commit in flight, if any (`_commit_in_background`)."""
         self.consumer = clients.consumer(
