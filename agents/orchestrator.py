@@ -119,6 +119,7 @@ class Orchestrator:
                 directory,
                 self.topics.agent_responses.name,
                 self.settings.produce_timeout_s,
+                self.settings.kafka,
                 self.answers.landed,
             )
         return self._sender
@@ -433,11 +434,11 @@ class Orchestrator:
         False postpones the commit."""
         deadline = time.monotonic() + COMMIT_WAIT_S
         answered = await self.finishing.settle(COMMIT_WAIT_S)
-        self._store_held_states()
+        stored = await self._store_held_states()
         # Writes the rescan sends meanwhile are waited for too, not taken for failures.
         while (waiting := self.writes.unacknowledged()) and time.monotonic() < deadline:
             await asyncio.wait(waiting, timeout=deadline - time.monotonic())
-        if self.writes.settle() and answered:
+        if self.writes.settle() and stored and answered:
             return True
         log.warning(
             "Input offsets not committed yet: %d answers and %d state writes unacknowledged "
@@ -447,19 +448,24 @@ class Orchestrator:
         )
         return False
 
-    def _store_held_states(self) -> None:
+    async def _store_held_states(self) -> bool:
         """Write the held states to the table: its in-memory store and its changelog, in
         the partition of the event that made each (the table's own `__setitem__` takes it
-        from the current event, and there is none at commit time)."""
+        from the current event, and there is none at commit time). False when some could
+        not be handed to the producer: those are held for the next try, and no offsets
+        may be committed meanwhile."""
         writes = self.writes.drain()
         for done, write in enumerate(writes):
             try:
-                self.writes.sent(write, self._store(write))
-            except Exception:
-                for unwritten in writes[done:]:  # kept for the next try; no offset commits
+                self.writes.sent(write, await self._store(write))
+            except Exception as exc:
+                for unwritten in writes[done:]:
                     self.writes.hold(unwritten)
-                raise
+                log.warning("Storing %d held states failed (%s).", len(writes) - done, exc)
+                metrics.STATE_WRITES.inc(done)
+                return False
         metrics.STATE_WRITES.inc(len(writes))
+        return True
 
     async def _drop_revoked(self, _app: faust.App, revoked: set[Any], **_kwargs: Any) -> None:
         """Let the answers of revoked partitions land first (the next owner looks for
@@ -479,20 +485,19 @@ class Orchestrator:
         if dropped:
             log.info("Dropped %d held states of revoked partitions (not committed).", dropped)
 
-    def _store(self, write: Write) -> asyncio.Future[Any]:
-        """The changelog record's acknowledgement (faust resolves it once the broker has it)."""
+    async def _store(self, write: Write) -> asyncio.Future[Any]:
+        """The changelog record's acknowledgement (resolved once the broker has it)."""
         if write.value is None:
             self.table.data.pop(write.key, None)
-            return self.table.send_changelog(
-                write.partition, write.key, None, value_serializer="raw"
-            )
-        self.table.data[write.key] = write.value
-        return self.table.send_changelog(write.partition, write.key, write.value)
+        else:
+            self.table.data[write.key] = write.value
+        changelog = self.table.changelog_topic.get_topic_name()
+        return await self.sender.store(changelog, write.partition, write.key, write.value)
 
     async def _rescan(self) -> None:
         """Store held states; rebuild the deadline index after a rebalance (see
         `DeadlineIndex.sync`); drop decoded states that went idle."""
-        self._store_held_states()
+        await self._store_held_states()
         if self.deadlines.sync(self.table):
             self.states.keep_only(self.table)
         self.states.evict_idle()
