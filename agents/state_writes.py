@@ -6,8 +6,8 @@ produced for it. What crash safety needs is weaker: every state that covers an i
 faust commits must be in the changelog before that commit. So states are held here, the
 newest per conversation, and stored just before each commit (`faust_fixes.before_commit`)
 and by the orchestrator's rescan. The commit goes ahead only once every stored state is
-acknowledged by the broker: faust's own flush of its changelog buffer is best-effort (it
-stops waiting after 0.1 s without progress), so the acknowledgements are tracked here; a
+acknowledged by the broker: faust's flush before a commit is best-effort (it stops
+waiting after 0.1 s without progress), so the acknowledgements are tracked here; a
 write that failed is held again, and until all are in, the commit is postponed. So
 whatever is held or unacknowledged at any moment belongs to events whose offsets are not
 committed: a crash loses only those, and they are read again and applied to the last
