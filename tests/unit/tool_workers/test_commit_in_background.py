@@ -94,14 +94,19 @@ def worker(
     handled: asyncio.Queue[int], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[CallConsumer, SlowCommits]:
     consumer = SlowCommits()
-    monkeypatch.setattr(runtime_module.clients, "consumer", lambda *a, **k: consumer)
-    monkeypatch.setattr(runtime_module.clients, "producer", lambda *a, **k: Acked())
 
     async def handle(rec: ConsumerRecord) -> list[Outgoing]:
         handled.put_nowait(rec.offset)
         return [Outgoing("t.results", "k", rec.value)]
 
-    runtime = CallConsumer(
+    return over(consumer, handle, monkeypatch), consumer
+
+
+def over(consumer: SlowCommits, handle: Any, monkeypatch: pytest.MonkeyPatch) -> CallConsumer:
+    """A worker's runtime on `consumer`, with a producer whose sends are acked at once."""
+    monkeypatch.setattr(runtime_module.clients, "consumer", lambda *a, **k: consumer)
+    monkeypatch.setattr(runtime_module.clients, "producer", lambda *a, **k: Acked())
+    return CallConsumer(
         bootstrap="127.0.0.1:9",
         topic=TP.topic,
         group="g",
@@ -109,7 +114,19 @@ def worker(
         concurrency=4,
         dead_letter_topic="t.dead",
     )
-    return runtime, consumer
+
+
+@contextlib.asynccontextmanager
+async def running(runtime: CallConsumer, finish: asyncio.Event) -> AsyncIterator[None]:
+    """`runtime` polling; on the way out its calls are let finish and it is stopped."""
+    stop = asyncio.Event()
+    loop = asyncio.create_task(runtime.run(stop))
+    try:
+        yield
+    finally:
+        finish.set()
+        stop.set()
+        await asyncio.wait_for(loop, DEADLINE_S)
 
 
 async def next_handled(handled: asyncio.Queue[int]) -> int:
@@ -185,8 +202,6 @@ async def test_a_due_commit_waits_for_the_calls_in_flight(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     consumer = Gated()
-    monkeypatch.setattr(runtime_module.clients, "consumer", lambda *a, **k: consumer)
-    monkeypatch.setattr(runtime_module.clients, "producer", lambda *a, **k: Acked())
     monkeypatch.setattr(runtime_module, "COMMIT_INTERVAL_S", 1e6)  # never overdue here
     started, finish = asyncio.Event(), asyncio.Event()
 
@@ -195,17 +210,7 @@ async def test_a_due_commit_waits_for_the_calls_in_flight(
         await finish.wait()
         return [Outgoing("t.results", "k", rec.value)]
 
-    runtime = CallConsumer(
-        bootstrap="127.0.0.1:9",
-        topic=TP.topic,
-        group="g",
-        handler=handle,
-        concurrency=4,
-        dead_letter_topic="t.dead",
-    )
-    stop = asyncio.Event()
-    loop = asyncio.create_task(runtime.run(stop))
-    try:
+    async with running(over(consumer, handle, monkeypatch), finish):
         consumer.fetched.put_nowait(record(0))
         await asyncio.wait_for(started.wait(), DEADLINE_S)
         consumer.wanted_polls = consumer.idle_polls + 20  # the loop polls on meanwhile
@@ -215,18 +220,12 @@ async def test_a_due_commit_waits_for_the_calls_in_flight(
         finish.set()
         await asyncio.wait_for(consumer.commit_started.wait(), DEADLINE_S)
         assert consumer.commits[0] == {TP: 1}  # the call's offset, committed once it is done
-    finally:
-        finish.set()
-        stop.set()
-        await asyncio.wait_for(loop, DEADLINE_S)
 
 
 async def test_a_commit_overdue_by_an_interval_goes_out_while_calls_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     consumer = Gated()
-    monkeypatch.setattr(runtime_module.clients, "consumer", lambda *a, **k: consumer)
-    monkeypatch.setattr(runtime_module.clients, "producer", lambda *a, **k: Acked())
     monkeypatch.setattr(runtime_module, "COMMIT_INTERVAL_S", 0.01)
     second_started, finish = asyncio.Event(), asyncio.Event()
 
@@ -238,22 +237,8 @@ async def test_a_commit_overdue_by_an_interval_goes_out_while_calls_run(
             await finish.wait()  # offset 1 stays in flight
         return [Outgoing("t.results", "k", rec.value)]
 
-    runtime = CallConsumer(
-        bootstrap="127.0.0.1:9",
-        topic=TP.topic,
-        group="g",
-        handler=handle,
-        concurrency=4,
-        dead_letter_topic="t.dead",
-    )
-    stop = asyncio.Event()
-    loop = asyncio.create_task(runtime.run(stop))
-    try:
+    async with running(over(consumer, handle, monkeypatch), finish):
         consumer.fetched.put_nowait(record(0))
         consumer.fetched.put_nowait(record(1))
         await asyncio.wait_for(consumer.commit_started.wait(), DEADLINE_S)
         assert not finish.is_set() and consumer.commits[0] == {TP: 1}  # offset 0, done
-    finally:
-        finish.set()
-        stop.set()
-        await asyncio.wait_for(loop, DEADLINE_S)
