@@ -5,6 +5,7 @@ and what is committed is stored."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,6 +132,8 @@ async def test_a_committed_conversation_has_its_last_state_in_the_changelog(
     steps = [r for r in inputs[topics.agent_steps.name] if r.key == key]
     assert writes and writes[-1].value is not None
     assert load_stored(writes[-1].value).finished
-    events = 1 + len(steps)  # the request, two model results and a tool result
-    assert events == 4
-    assert len(writes) < events
+    # The request, two model results and a tool result; a redelivered call's result may
+    # come twice (workers answer a repeated id again, the state machine applies it once).
+    kinds = [json.loads(r.value).get("kind") for r in steps]
+    assert len(steps) >= 3, kinds
+    assert len(writes) < 4, kinds
