@@ -124,7 +124,7 @@ class StateProducer:
     Not faust's `send_changelog`: each record waited in faust's producer buffer for a task
     that sends one at a time, and while more than 100 waited, faust's conductor held every
     incoming event until they were sent ("producer buffer full": 12-15 times a run of
-    3,000 conversations under load, commits overlapping their 0.5 s interval 18-19 times,
+    3,000 conversations under load, commits overrunning their 0.5 s interval 18-23 times,
     up to 5 s). Not faust's aiokafka producer either: all of a commit's records go out as
     one large request, and aiokafka has one request in flight per broker, so the calls
     and answers produced meanwhile waited for it (20% fewer conversations a second).
