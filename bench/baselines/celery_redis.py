@@ -23,8 +23,9 @@ POOL = "threads"
 """Threads, not prefork: on 2 cores a no-op round trip skips prefork's pipe hop from the
 consuming parent to a child process, so threads give Celery its lowest latency here (the
 tasks are no-ops and sleeps, which the GIL does not serialise)."""
-WARMUP = 50
-"""Round trips run before timing, so connections and the worker's caches have settled."""
+WARMUP = 200
+"""Round trips run before timing, so connections and the worker's caches have settled (as
+many as the platform's and plain Kafka's warm-up in the hop phase)."""
 GET_TIMEOUT_S = 30.0
 READY_TIMEOUT_S = 60.0
 REDIS_READY_TIMEOUT_S = 15.0

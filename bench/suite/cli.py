@@ -10,12 +10,14 @@ import shutil
 import sys
 import time
 import traceback
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import bench.suite
 from agentstream import broker
+from bench.baselines.raw_kafka import keep_busy
 from bench.chaos.brokers import LocalBroker
 from bench.chaos.paths import RESULTS_DIR, ROOT
 from bench.harness import begin_run, utc_stamp
@@ -34,6 +36,7 @@ PHASES: dict[str, Callable[[Bench], Awaitable[PhaseResult]]] = {
 }
 DOCS_DIR = ROOT / "docs" / "bench"
 LOG_ROOT = broker.CACHE_DIR / "bench-logs"
+WARM_BROKER_S, QUICK_WARM_BROKER_S = 30.0, 5.0
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -74,6 +77,18 @@ def machine(kafka_version: str) -> dict[str, Any]:
         "kafka_version": kafka_version,
         "platform": host.platform(),
     }
+
+
+def warm_broker(bench: Bench) -> dict[str, float]:
+    """Plain Kafka round trips for WARM_BROKER_S before the first phase (`keep_busy`): the
+    hop phase, which runs first, met a broker whose JVM had not compiled its request
+    paths yet, and its Kafka hops took twice as long at first as later in the run."""
+    seconds = bench.size(WARM_BROKER_S, QUICK_WARM_BROKER_S)
+    print(f"== warming the broker: {seconds:g}s of plain Kafka round trips", flush=True)
+    began = time.monotonic()
+    prefix = f"benchwarm{uuid.uuid4().hex[:6]}."
+    count = asyncio.run(keep_busy(bench.bootstrap, seconds, prefix, log_dir=bench.log_root))
+    return {"seconds": round(time.monotonic() - began, 1), "round_trips": count}
 
 
 def run_phases(names: list[str], bench: Bench) -> list[PhaseResult]:
@@ -130,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     local = LocalBroker.start()
     try:
         bench = Bench(local.bootstrap, log_root, args.quick, local.info.pid)
+        warmed = warm_broker(bench)
         results = run_phases(args.phases, bench)
     finally:
         for stack in list(RUNNING):
@@ -142,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "phases_run": args.phases,
         "log_dir": str(log_root),
         "machine": machine(local.info.version),
+        "broker_warmup": warmed,
         "phases": {r.name: as_json(r) for r in results},
     }
     report(results, doc, stamp, args.docs)
