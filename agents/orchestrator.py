@@ -491,6 +491,7 @@ class Orchestrator:
             self.table.data.pop(write.key, None)
         else:
             self.table.data[write.key] = write.value
+        self.writes.stored(write)
         changelog = self.table.changelog_topic.get_topic_name()
         return await self.sender.store(changelog, write.partition, write.key, write.value)
 

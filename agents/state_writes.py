@@ -39,6 +39,8 @@ class HeldWrites:
 
     def __init__(self) -> None:
         self._held: dict[bytes, Write] = {}
+        self._storing: dict[bytes, Write] = {}
+        """Drained, not in the table yet: still what `read` answers."""
         self._sent: dict[bytes, tuple[Write, asyncio.Future[object]]] = {}
 
     def put(self, key: bytes, partition: int, value: bytes) -> None:
@@ -47,11 +49,18 @@ class HeldWrites:
     def hold(self, write: Write) -> None:
         """Hold `write` again (it could not be made), unless a newer one is held."""
         self._held.setdefault(write.key, write)
+        self.stored(write)
+
+    def stored(self, write: Write) -> None:
+        """A drained `write` is in the table (or held again): `read` finds it there now."""
+        if self._storing.get(write.key) is write:
+            del self._storing[write.key]
 
     def delete(self, key: bytes, partition: int, stored: bool) -> None:
-        """Forget `key`; a deletion is written only when the table `stored` it before (a
-        conversation that began and ended between two commits leaves no record at all)."""
-        if stored:
+        """Forget `key`; a deletion is written only when the table `stored` it before, or a
+        write of it is on its way there (a conversation that began and ended between two
+        commits leaves no record at all)."""
+        if stored or key in self._storing:
             self._held[key] = Write(key, partition, None)
         else:
             self._held.pop(key, None)
@@ -91,13 +100,22 @@ class HeldWrites:
         return settled
 
     def read(self, key: bytes, table: Mapping[bytes, bytes | None]) -> bytes | None:
-        """The state of `key` as it will be stored: held, else what the table holds."""
-        held = self._held.get(key)
+        """The state of `key` as it will be stored: held, else drained and on its way to the
+        table, else what the table holds."""
+        held = self._held.get(key) or self._storing.get(key)
         return table.get(key) if held is None else held.value
 
     def drain(self) -> list[Write]:
-        """Every held write, oldest key first; nothing is held afterwards."""
+        """Every held write, oldest key first; nothing is held afterwards.
+
+        Until each is `stored` in the table (or held again), `read` still answers with it:
+        the writes are stored one after another, each waiting on the producer, and an event
+        applied meanwhile must see its conversation's newest state. Read from the table
+        instead, it saw the state before the last commit: the state producer's start at
+        the first commit took long enough for a model result to be applied to a state that
+        did not expect it yet, and that conversation waited for its deadline."""
         writes, self._held = list(self._held.values()), {}
+        self._storing.update((write.key, write) for write in writes)
         return writes
 
     def __len__(self) -> int:

@@ -9,7 +9,8 @@ under a `# <command line>` header. Marks:
   `response <API>` its response read (every process: aiokafka's connection);
 - `send <topic>` a record handed to aiokafka's producer;
 - `apply <Event> <conversation> [<tool_use_id>]` the orchestrator starting to apply an
-  event (the `Context.now` of that step), `yield` faust's consumer handing a record on;
+  event (the `Context.now` of that step), `yield <topic> <partition> <offset>` faust's
+  consumer handing a record on;
 - `process` a worker starting to run a call.
 
 Modules are patched as they are imported (an import hook), so a process pays only for
@@ -105,7 +106,7 @@ def _patch_faust_fixes(module: ModuleType) -> None:
 
     async def traced_getmany(self: Any, timeout: float) -> Any:  # noqa: ASYNC109
         async for tp, message in getmany(self, timeout):
-            mark("yield", _short(tp.topic))
+            mark("yield", f"{_short(tp.topic)} {tp.partition} {message.offset}")
             yield tp, message
 
     consumer.getmany = traced_getmany

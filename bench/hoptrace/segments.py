@@ -107,7 +107,7 @@ def hop_steps(marks: list[Mark], tool: str, prefix: str = "") -> dict[str, list[
             worker("process", calls),
             worker("request", "Produce"),
             orchestrator("response", lambda d: d == "Fetch"),
-            orchestrator("yield", lambda d: d.endswith("steps")),
+            orchestrator("yield", lambda d: d.split(" ")[0].endswith("steps")),
             orchestrator("apply", lambda d, c=conversation: d.startswith(f"ToolResult {c} ")),
         ]
         found = _in_order(marks, start, wanted)

@@ -20,7 +20,7 @@ def test_the_newest_state_per_conversation_is_held_and_read_back_before_the_tabl
     assert len(writes) == 2
     assert writes.drain() == [Write(b"a", 1, b"a-2"), Write(b"c", 3, b"c-1")]
     assert len(writes) == 0 and writes.drain() == []
-    assert writes.read(b"a", table) == b"stored-a"
+    assert writes.read(b"a", table) == b"a-2"  # drained, on its way to the table
 
 
 def test_a_deletion_is_written_only_for_what_was_stored() -> None:
@@ -86,3 +86,39 @@ async def test_writes_awaited_for_revoked_partitions_are_forgotten() -> None:
     assert writes.drop({1}) == 0  # nothing held, one awaited
     ack.set_exception(TimeoutError())
     assert writes.settle() and writes.drain() == []
+
+
+def test_a_drained_write_is_what_is_read_until_it_is_in_the_table() -> None:
+    """Writes are stored one by one, each waiting on the producer; an event applied
+    meanwhile reads its conversation's newest state, not the table's older one."""
+    writes, table = HeldWrites(), {b"a": b"a1", b"b": b"b1"}
+    writes.put(b"a", 0, b"a2")
+    writes.put(b"b", 1, b"b2")
+    first, second = writes.drain()
+    table[first.key] = first.value  # the first is stored; the second waits its turn
+    writes.stored(first)
+    assert writes.read(b"a", table) == b"a2"
+    assert writes.read(b"b", table) == b"b2"
+    writes.put(b"b", 1, b"b3")  # a newer state held meanwhile wins
+    assert writes.read(b"b", table) == b"b3"
+    table[second.key] = second.value
+    writes.stored(second)
+    assert writes.read(b"b", table) == b"b3"
+    assert [w.value for w in writes.drain()] == [b"b3"]
+
+
+def test_a_drained_write_that_could_not_be_made_is_held_and_read_again() -> None:
+    writes, table = HeldWrites(), {b"a": b"a1"}
+    writes.put(b"a", 0, b"a2")
+    (write,) = writes.drain()
+    writes.hold(write)
+    assert writes.read(b"a", table) == b"a2"
+    assert writes.drain() == [write]
+
+
+def test_a_deletion_is_written_for_a_state_on_its_way_to_the_table() -> None:
+    writes = HeldWrites()
+    writes.put(b"a", 0, b"a1")
+    writes.drain()
+    writes.delete(b"a", 0, stored=False)
+    assert writes.drain() == [Write(b"a", 0, None)]

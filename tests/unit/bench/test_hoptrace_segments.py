@@ -20,7 +20,7 @@ def hop(cid: str, start_ms: int, *, tool: str = "noop") -> list[Mark]:
         (w, "process", f"{tool}.calls"),
         (w, "request", "Produce"),
         (o, "response", "Fetch"),
-        (o, "yield", "agent.steps"),
+        (o, "yield", "agent.steps 0 7"),
         (o, "apply", f"ToolResult {cid} toolu_1"),
     ]
     at, marks = start_ms * MS, []
