@@ -66,11 +66,15 @@ class HeldWrites:
             self._held.pop(key, None)
 
     def drop(self, partitions: Container[int]) -> int:
-        """Forget what is held or awaited for `partitions` (revoked: their uncommitted events
-        go to the next owner, which applies them to the stored states); how many were held."""
+        """Forget what is held, on its way to the table or awaited for `partitions` (revoked:
+        their uncommitted events go to the next owner, which applies them to the stored
+        states); how many were held."""
         gone = [key for key, write in self._held.items() if write.partition in partitions]
         for key in gone:
             del self._held[key]
+        # Were the partition assigned here again, its states come from the table's recovery.
+        for key in [k for k, write in self._storing.items() if write.partition in partitions]:
+            del self._storing[key]
         # Awaited ones are forgotten too: a failure must not hold them again for a
         # partition that is gone.
         for key in [k for k, (write, _) in self._sent.items() if write.partition in partitions]:

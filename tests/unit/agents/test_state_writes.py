@@ -122,3 +122,13 @@ def test_a_deletion_is_written_for_a_state_on_its_way_to_the_table() -> None:
     writes.drain()
     writes.delete(b"a", 0, stored=False)
     assert writes.drain() == [Write(b"a", 0, None)]
+
+
+def test_a_revoked_partition_forgets_its_states_on_their_way_to_the_table() -> None:
+    writes, table = HeldWrites(), {b"a": b"a1"}
+    writes.put(b"a", 0, b"a2")
+    writes.put(b"b", 1, b"b2")
+    writes.drain()
+    assert writes.drop({0}) == 0  # nothing held, one on its way
+    assert writes.read(b"a", table) == b"a1"
+    assert writes.read(b"b", table) == b"b2"
