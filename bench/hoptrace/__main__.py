@@ -15,6 +15,7 @@ from bench.chaos.brokers import LocalBroker
 from bench.chaos.paths import ROOT
 from bench.hoptrace import recorder
 from bench.hoptrace.segments import hop_steps, read
+from bench.suite.cli import WARM_BROKER_S
 from bench.suite.hop import WARMUP, prompt
 from bench.suite.names import NOOP
 from bench.suite.platform import RUNNING, Bench, Probe, ids, platform
@@ -23,7 +24,6 @@ from config import event_loop
 from config.settings import get_settings
 
 SITE = Path(__file__).resolve().parent / "site"
-WARM_BROKER_S = 30.0
 TAG = "traced"
 FLUSHED_AFTER_S = 1.5
 """Every process writes its marks each second: waited before the platform stops."""

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.suite [--quick] [--phases hop,fanout,...]
 
-Starts a project Kafka broker, then per phase a fresh platform (`agentstream.stack`) with
+Starts a project Kafka broker, keeps it busy for 30 s with plain Kafka round trips (its JVM
+compiles its request paths meanwhile), then per phase a fresh platform (`agentstream.stack`) with
 the suite's tools (`bench.bench_tools`), measures it, stops it, and runs the phase's
 baselines (`bench.baselines`: plain aiokafka request/reply, the orchestrator's records
 relayed through plain aiokafka, in-process asyncio, Celery with Redis) on the same
