@@ -225,6 +225,10 @@ async def test_an_invalid_but_readable_id_is_answered(
         ({"schema_version": 99}, "unsupported schema_version 99"),
         ({"timeout_s": float("nan")}, "finite number"),
         ({"metadata": {f"k{i}": "v" for i in range(40)}}, "metadata"),
+        ({"output_schema": {"type": "nope"}}, "output_schema is not a valid JSON schema"),
+        # Never fetched: the orchestrator's files and network stay out of a sender's reach.
+        ({"output_schema": {"$ref": "file:///etc/hostname"}}, "Retrieval is disabled"),
+        ({"output_schema": {"$ref": "http://127.0.0.1:9/s.json"}}, "Retrieval is disabled"),
     ],
 )
 async def test_unsupported_versions_and_bad_numbers_say_what_is_wrong(

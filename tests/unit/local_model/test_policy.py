@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 import pytest
 
 from local_model.policy import decide
@@ -158,7 +158,7 @@ def test_arguments_follow_the_schema(prompt: str, expected: dict[str, Any]) -> N
     [(name, tool_input)] = calls(ask(prompt, [NUMERIC_TOOL]))
     assert name == "set_thermostat"
     assert tool_input == expected
-    jsonschema.validate(tool_input, NUMERIC_TOOL["input_schema"])
+    jsonschema_rs.validate(NUMERIC_TOOL["input_schema"], tool_input)
 
 
 @pytest.mark.parametrize(
@@ -295,7 +295,7 @@ def test_forced_structured_tool_after_results_gets_schema_valid_input() -> None:
     assert decision.stop_reason == "tool_use"
     [block] = decision.content
     assert block["name"] == "final_report"
-    jsonschema.validate(block["input"], REPORT["input_schema"])
+    jsonschema_rs.validate(REPORT["input_schema"], block["input"])
     assert block["input"]["temperature"] == 7
     assert block["input"]["answer"] == 42
     assert "Rain" in block["input"]["summary"]
