@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import faust
 from faust.sensors import Sensor
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import ServiceT
 
 from agents.faust_fixes import install
@@ -62,6 +64,18 @@ class OrchestratorApp(faust.App):
         await super().on_stop()
 
 
+class IdempotentProducer(faust_aiokafka.Producer):
+    """faust's producer with Kafka's idempotence on, as every other producer here has it.
+
+    faust turns it on only inside exactly-once transactions. Without it, a batch retried
+    because its partition's leader died after writing it is written twice: chaos runs that
+    killed a leader answered 1-9 conversations twice, both copies with one CreateTime.
+    """
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "enable_idempotence": True}
+
+
 def build_app(settings: Settings) -> faust.App:
     """The orchestrator app, configured on purpose rather than by Faust's defaults."""
     brokers = ";".join(f"kafka://{b}" for b in settings.kafka_bootstrap_servers.split(","))
@@ -92,6 +106,7 @@ def build_app(settings: Settings) -> faust.App:
         value_serializer="raw",
     )
     app.stop_grace_s = settings.stop_grace_s
+    app.transport.Producer = IdempotentProducer  # type: ignore[misc]  # builds app.producer
     install(app)  # faust #596: re-read records lost in recovery
     return app
 

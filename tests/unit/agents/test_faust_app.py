@@ -21,10 +21,11 @@ async def test_the_app_depends_on_what_faust_boots_with_a_no_op_sensor_for_its_m
     plain = faust.App("unit-plain", broker="kafka://127.0.0.1:9", web_enabled=False)
     theirs = list(plain.on_init_dependencies())
     assert any(isinstance(sensor, Monitor) for sensor in plain.sensors)
-    # The same services in the same order (the consumer is faust's, subclassed).
-    assert [type(s).__name__ for s in ours if type(s) is not Sensor] == [
-        type(s).__name__ for s in theirs if not isinstance(s, Monitor)
-    ]
+    # The same services in the same order (the consumer and producer are faust's, subclassed).
+    mine = [s for s in ours if type(s) is not Sensor]
+    faust_own = [s for s in theirs if not isinstance(s, Monitor)]
+    assert len(mine) == len(faust_own)
+    assert all(isinstance(a, type(b)) for a, b in zip(mine, faust_own, strict=True))
 
 
 def test_a_rebalance_finds_its_sensor_state(caplog: pytest.LogCaptureFixture) -> None:
@@ -36,3 +37,14 @@ def test_a_rebalance_finds_its_sensor_state(caplog: pytest.LogCaptureFixture) ->
         app.on_rebalance_return()
         app.on_rebalance_end()
     assert not [r for r in caplog.records if "sensor state" in r.getMessage()]
+
+
+async def test_the_producer_of_calls_events_and_answers_is_idempotent() -> None:
+    """A batch retried after its leader died must not be written twice (leader-kill)."""
+    app = build_app(Settings(topic_prefix="unit."))
+    producer = app.producer._new_producer()
+    try:
+        assert producer._txn_manager is not None  # aiokafka's idempotence state
+        assert producer._txn_manager.transactional_id is None  # no transactions
+    finally:
+        await producer.stop()
