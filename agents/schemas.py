@@ -14,7 +14,7 @@ that dispatches a tool call). Two of its defaults are switched off:
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
+from functools import lru_cache
 from typing import Any
 
 import jsonschema_rs
@@ -30,25 +30,21 @@ class _Validators:
     def __init__(self, size: int) -> None:
         self._size = size
         self._by_id: dict[int, tuple[Any, jsonschema_rs.Validator]] = {}
-        self._by_text: OrderedDict[str, jsonschema_rs.Validator] = OrderedDict()
 
     def get(self, schema: Any) -> jsonschema_rs.Validator:
         held = self._by_id.get(id(schema))
         if held is not None and held[0] is schema:  # the held reference keeps the id unique
             return held[1]
-        text = json.dumps(schema, sort_keys=True)
-        validator = self._by_text.get(text)
-        if validator is None:
-            validator = compile_schema(schema)
-            self._by_text[text] = validator
-            if len(self._by_text) > self._size:
-                self._by_text.popitem(last=False)
-        else:
-            self._by_text.move_to_end(text)
+        validator = _by_text(json.dumps(schema, sort_keys=True))
         if len(self._by_id) >= self._size:
             self._by_id.clear()
         self._by_id[id(schema)] = (schema, validator)
         return validator
+
+
+@lru_cache(maxsize=CACHED_VALIDATORS)
+def _by_text(text: str) -> jsonschema_rs.Validator:
+    return compile_schema(json.loads(text))
 
 
 _validators = _Validators(CACHED_VALIDATORS)
