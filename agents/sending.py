@@ -29,7 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from agents.eager_wait import within
+from config.eager import within
 from monitoring import metrics
 from topics import clients
 from topics.codec import encode

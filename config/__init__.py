@@ -1,1 +1,2 @@
-"""The bottom of the house: settings every process reads (imports only `topics`)."""
+"""The bottom of the house: settings every process reads, and how each process runs
+Python (event loop, heap, bounds on awaits); imports only `topics`."""

@@ -6,9 +6,10 @@ bounded: tool names, model names, statuses, stop reasons, outcomes; never ids.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
-from typing import assert_never
+from typing import Any, assert_never
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 ITERATION_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 25, 50)
+CHILDREN_KEPT = 4096
+"""Labelled children kept at hand by `_child`: label values are bounded, so all of them."""
 CALLS_PER_TURN_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 12, 16, 32)
 
 # --- conversations (orchestrator) ---
@@ -214,52 +217,60 @@ def serve(port: int | None) -> int | None:
     return bound
 
 
+@functools.lru_cache(maxsize=CHILDREN_KEPT)
+def _child(metric: Any, *values: str) -> Any:
+    """`metric.labels(*values)`, looked up once: prometheus-client checks the values and
+    takes a lock on every `labels` call (2.8 us on 2 cores, against 0.4 us for a hit
+    here), and the orchestrator records about 20 labelled values per conversation."""
+    return metric.labels(*values)
+
+
 def record_tool_execution(result: ToolResult) -> None:
     outcome = "fatal" if result.fatal else "error" if result.is_error else "ok"
-    TOOL_EXECUTIONS.labels(result.tool, outcome).inc()
-    TOOL_EXECUTION_SECONDS.labels(result.tool).observe(result.duration_s)
+    _child(TOOL_EXECUTIONS, result.tool, outcome).inc()
+    _child(TOOL_EXECUTION_SECONDS, result.tool).observe(result.duration_s)
     if result.attempts > 1:
-        TOOL_RETRIES.labels(result.tool).inc(result.attempts - 1)
+        _child(TOOL_RETRIES, result.tool).inc(result.attempts - 1)
 
 
 def record_tool_skipped(tool: str) -> None:
-    TOOL_EXECUTIONS.labels(tool, "expired").inc()
+    _child(TOOL_EXECUTIONS, tool, "expired").inc()
 
 
 def record_model_call(result: ModelResult, model: str, overload_retries: int) -> None:
     outcome = result.error.type if result.error else "ok"
-    MODEL_CALLS.labels(model, outcome).inc()
-    MODEL_CALL_SECONDS.labels(model).observe(result.duration_s)
+    _child(MODEL_CALLS, model, outcome).inc()
+    _child(MODEL_CALL_SECONDS, model).observe(result.duration_s)
     if result.http_attempts > 1:
-        SDK_RETRIES.labels(model).inc(result.http_attempts - 1 - overload_retries)
+        _child(SDK_RETRIES, model).inc(result.http_attempts - 1 - overload_retries)
     if overload_retries:
-        MODEL_WORKER_RETRIES.labels(model).inc(overload_retries)
+        _child(MODEL_WORKER_RETRIES, model).inc(overload_retries)
 
 
 def _record_one(obs: Observation) -> None:
     match obs:
         case ConversationFinished(status, stop_reason):
-            CONVERSATIONS.labels(status, stop_reason).inc()
+            _child(CONVERSATIONS, status, stop_reason).inc()
         case IterationsUsed(count):
             ITERATIONS.observe(count)
         case ToolCallOutcome(tool, outcome):
-            TOOL_CALLS.labels(tool, outcome).inc()
+            _child(TOOL_CALLS, tool, outcome).inc()
         case ToolRoundTrip(tool, seconds):
-            TOOL_ROUND_TRIP.labels(tool).observe(seconds)
+            _child(TOOL_ROUND_TRIP, tool).observe(seconds)
         case CallsInTurn(count):
             CALLS_PER_TURN.observe(count)
         case ModelRecovery(tool):
-            MODEL_RECOVERIES.labels(tool).inc()
+            _child(MODEL_RECOVERIES, tool).inc()
         case TokensUsed(model, kind, count):
-            TOKENS.labels(model, kind).inc(count)
+            _child(TOKENS, model, kind).inc(count)
         case Spend(model, usd):
-            COST.labels(model).inc(usd)
+            _child(COST, model).inc(usd)
         case DuplicateRequest():
             DUPLICATE_REQUESTS.inc()
         case CallRedriven(kind, tool):
-            CALLS_REDRIVEN.labels(kind, tool).inc()
+            _child(CALLS_REDRIVEN, kind, tool).inc()
         case ModelResultDropped(reason):
-            MODEL_RESULTS_DROPPED.labels(reason).inc()
+            _child(MODEL_RESULTS_DROPPED, reason).inc()
         case _:
             assert_never(obs)
 

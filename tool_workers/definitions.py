@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Callable
@@ -39,7 +40,7 @@ class ToolDef:
     idempotent: bool = True
     """False: a call id is executed at most once, even when the call is delivered again."""
 
-    @property
+    @functools.cached_property
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.fn)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable
 
 from pydantic import ValidationError
 
+from config.eager import within
 from tool_workers.definitions import CallContext, ToolDef
 from tool_workers.errors import FatalToolError, InvalidToolInput, RetryableToolError, ToolError
 from tool_workers.retrying import once_then_retry
@@ -32,9 +32,8 @@ def error_text(exc: BaseException) -> str:
 async def _run_once(
     tool: ToolDef, args: object, ctx: CallContext, timeout_s: float, threads: ThreadSlots
 ) -> str:
-    if tool.is_async:
-        async with asyncio.timeout(timeout_s):  # runs in this task: no task per call
-            result = await tool.fn(args, ctx)
+    if tool.is_async:  # in this task (no task per call), and no timer if it never waits
+        result = await within(tool.fn(args, ctx), timeout_s)
     else:
         result = await threads.run(tool.name, tool.fn, args, ctx, timeout_s=timeout_s)
     text = result if isinstance(result, str) else str(result)

@@ -63,3 +63,12 @@ def test_an_observation_moves_its_metric_and_no_other(kind: type) -> None:
     after = _totals()
     moved = {name for name, labels in after if after[name, labels] != before.get((name, labels), 0)}
     assert moved == {EXPECTED_METRIC[kind]}
+
+
+def test_the_same_series_recorded_again_moves_the_exported_value_again() -> None:
+    outcome = observations.ToolCallOutcome("probe-again", "ok")
+    series = ("agentstream_tool_calls_total", (("outcome", "ok"), ("tool", "probe-again")))
+    record_observations([outcome])
+    first = _totals()[series]
+    record_observations([outcome, outcome])
+    assert _totals()[series] == first + 2

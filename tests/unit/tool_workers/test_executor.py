@@ -93,3 +93,28 @@ async def test_a_call_past_its_deadline_is_not_run_and_a_slow_one_times_out(
 
     result = await execute(tool(slow), call(deadline_in_s=0.2), "w", threads)
     assert result is not None and result.is_error and result.error_type == "TimeoutError"
+
+
+async def test_an_async_tool_that_never_waits_runs_without_a_timer(
+    threads: ThreadSlots, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    armed: list[float | None] = []
+    real = asyncio.timeout
+
+    def counting(delay: float | None) -> asyncio.Timeout:
+        armed.append(delay)
+        return real(delay)
+
+    monkeypatch.setattr(asyncio, "timeout", counting)
+
+    async def at_once(args: Number, ctx: CallContext) -> str:
+        return f"ok {args.x}"
+
+    async def waits(args: Number, ctx: CallContext) -> str:
+        await asyncio.sleep(0)
+        return "later"
+
+    done = await execute(tool(at_once), call(), "w", threads)
+    assert done is not None and done.content == "ok 1" and armed == []
+    later = await execute(tool(waits), call(deadline_in_s=5.0), "w", threads)
+    assert later is not None and later.content == "later" and len(armed) == 1 and armed[0] <= 5.0
