@@ -35,8 +35,6 @@ M = TypeVar("M", bound=MetricWrapperBase)
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 ITERATION_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 25, 50)
-CHILDREN_KEPT = 4096
-"""Labelled children kept at hand by `_child`: label values are bounded, so all of them."""
 CALLS_PER_TURN_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 12, 16, 32)
 
 # --- conversations (orchestrator) ---
@@ -217,6 +215,10 @@ def serve(port: int | None) -> int | None:
     bound = int(server.server_port)
     log.info("Serving Prometheus metrics on port %d.", bound)
     return bound
+
+
+CHILDREN_KEPT = 4096
+"""Labelled children kept at hand by `_child`: label values are bounded, so all of them."""
 
 
 @functools.lru_cache(maxsize=CHILDREN_KEPT)
