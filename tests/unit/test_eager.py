@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from config import eager
 from config.eager import within
 
 
@@ -30,20 +29,6 @@ async def fails_at_once() -> None:
 async def fails_after_a_pause() -> None:
     await asyncio.sleep(0)
     raise ValueError("bad later")
-
-
-@pytest.fixture
-def timers(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The bounds `within` armed, in order."""
-    armed: list[float] = []
-    real = asyncio.timeout
-
-    def counting(delay: float | None) -> asyncio.Timeout:
-        armed.append(delay)  # type: ignore[arg-type]
-        return real(delay)
-
-    monkeypatch.setattr(eager.asyncio, "timeout", counting)
-    return armed
 
 
 async def test_within_arms_no_timer_for_what_finishes_at_once(timers: list[float]) -> None:

@@ -96,17 +96,8 @@ async def test_a_call_past_its_deadline_is_not_run_and_a_slow_one_times_out(
 
 
 async def test_an_async_tool_that_never_waits_runs_without_a_timer(
-    threads: ThreadSlots, monkeypatch: pytest.MonkeyPatch
+    threads: ThreadSlots, timers: list[float]
 ) -> None:
-    armed: list[float | None] = []
-    real = asyncio.timeout
-
-    def counting(delay: float | None) -> asyncio.Timeout:
-        armed.append(delay)
-        return real(delay)
-
-    monkeypatch.setattr(asyncio, "timeout", counting)
-
     async def at_once(args: Number, ctx: CallContext) -> str:
         return f"ok {args.x}"
 
@@ -115,6 +106,6 @@ async def test_an_async_tool_that_never_waits_runs_without_a_timer(
         return "later"
 
     done = await execute(tool(at_once), call(), "w", threads)
-    assert done is not None and done.content == "ok 1" and armed == []
+    assert done is not None and done.content == "ok 1" and timers == []
     later = await execute(tool(waits), call(deadline_in_s=5.0), "w", threads)
-    assert later is not None and later.content == "later" and len(armed) == 1 and armed[0] <= 5.0
+    assert later is not None and later.content == "later" and len(timers) == 1 and timers[0] <= 5.0
